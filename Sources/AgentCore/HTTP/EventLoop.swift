@@ -1,0 +1,244 @@
+import CLibEvent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libevent event base with its evhttp, run on one thread.
+///
+/// `@unchecked Sendable`: the mutable state (`knownConnections`, `boundSockets`) is only touched on
+/// the loop's own thread: from evhttp callbacks, or from closures handed over with `runOnLoop`, which
+/// uses `event_base_once` (thread-safe once `evthread_use_pthreads` is on). The pointers themselves
+/// are set in `init` and cleared only in `free()`, after the thread has been joined.
+final class EventLoop: @unchecked Sendable {
+    private var base: OpaquePointer?
+    private var http: OpaquePointer?
+    private let router: Router
+    private let configuration: HTTPServerConfiguration
+    private let connections: ConnectionBudget
+    private var boundSockets: [OpaquePointer] = []
+    private var knownConnections: Set<OpaquePointer> = []
+    private var thread: NativeThread?
+
+    init(configuration: HTTPServerConfiguration, router: Router, connections: ConnectionBudget) throws(SystemError) {
+        guard let base = event_base_new() else { throw SystemError(call: "event_base_new", errno: ENOMEM) }
+        guard let http = evhttp_new(base) else {
+            event_base_free(base)
+            throw SystemError(call: "evhttp_new", errno: ENOMEM)
+        }
+        self.base = base
+        self.http = http
+        self.router = router
+        self.configuration = configuration
+        self.connections = connections
+        evhttp_set_timeout(http, Int32(configuration.clientTimeoutSeconds))
+        evhttp_set_max_headers_size(http, configuration.hardHeaderCap)
+        evhttp_set_max_body_size(http, 64 * 1024)
+        // Accept every method evhttp knows, so that we answer 405 with Allow, not evhttp's 501.
+        let all = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
+            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
+            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
+        evhttp_set_allowed_methods(http, UInt16(all))
+        evhttp_set_default_content_type(http, "application/octet-stream")
+        evhttp_set_gencb(http, eventLoopHandleRequest, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func accept(fd: Int32) throws(SystemError) {
+        guard let http, let handle = evhttp_accept_socket_with_handle(http, fd) else {
+            close(fd)
+            throw SystemError(call: "evhttp_accept_socket", errno: errno)
+        }
+        boundSockets.append(handle)
+    }
+
+    func start() throws(SystemError) {
+        let unmanaged = Unmanaged.passRetained(self)
+        thread = try NativeThread(name: "http-loop") {
+            let loop = unmanaged.takeRetainedValue()
+            if let base = loop.base { event_base_dispatch(base) }
+        }
+    }
+
+    func join() { thread?.join() }
+
+    /// Runs `body` on the loop's thread at its next turn.
+    func runOnLoop(_ body: @escaping @Sendable (EventLoop) -> Void) {
+        guard let base else { return }
+        let task = Unmanaged.passRetained(LoopTask(loop: self, body: body)).toOpaque()
+        var now = timeval(tv_sec: 0, tv_usec: 0)
+        if event_base_once(base, -1, Int16(EV_TIMEOUT), eventLoopRunTask, task, &now) != 0 {
+            Unmanaged<LoopTask>.fromOpaque(task).release()
+        }
+    }
+
+    func closeListeners() {
+        guard let http else { return }
+        for socket in boundSockets { evhttp_del_accept_socket(http, socket) }
+        boundSockets.removeAll()
+    }
+
+    func exit(afterMilliseconds milliseconds: Int) {
+        guard let base else { return }
+        var delay = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        event_base_loopexit(base, &delay)
+    }
+
+    /// Frees libevent's objects; only after the thread has ended (or was never started).
+    func free() {
+        if let http { evhttp_free(http) }
+        if let base { event_base_free(base) }
+        http = nil
+        base = nil
+        for _ in knownConnections { connections.release() }
+        knownConnections.removeAll()
+    }
+
+    // MARK: - Requests
+
+    fileprivate func handle(_ request: OpaquePointer) {
+        if let connection = evhttp_request_get_connection(request), !knownConnections.contains(connection) {
+            guard connections.tryAcquire() else {
+                send(RouteResponse.error(503, "too many client connections"), to: request, close: true)
+                return
+            }
+            knownConnections.insert(connection)
+            evhttp_connection_set_closecb(connection, eventLoopConnectionClosed, Unmanaged.passUnretained(self).toOpaque())
+        }
+        guard let uri = evhttp_request_get_uri(request) else {
+            send(.error(400, "bad request"), to: request, close: true)
+            return
+        }
+        if strlen(uri) > configuration.maxTargetBytes {
+            send(.error(414, "request target longer than \(configuration.maxTargetBytes) bytes"), to: request, close: true)
+            return
+        }
+        let inputHeaders = evhttp_request_get_input_headers(request)
+        if let inputHeaders, headerBytes(inputHeaders) > configuration.maxHeaderBytes {
+            send(.error(431, "request headers larger than \(configuration.maxHeaderBytes) bytes"), to: request, close: true)
+            return
+        }
+        let method = Self.method(evhttp_request_get_command(request))
+        let routed = LibeventRequest(
+            method: method,
+            target: String(cString: uri),
+            headers: inputHeaders
+        )
+        send(router.route(routed), to: request, close: false, head: method == .head)
+    }
+
+    fileprivate func connectionClosed(_ connection: OpaquePointer) {
+        if knownConnections.remove(connection) != nil { connections.release() }
+    }
+
+    private func headerBytes(_ headers: UnsafeMutablePointer<evkeyvalq>) -> Int {
+        var total = 0
+        var header = CLibEvent_headers_first(headers)
+        while let current = header {
+            total += strlen(current.pointee.key) + strlen(current.pointee.value) + 4
+            header = CLibEvent_headers_next(current)
+        }
+        return total
+    }
+
+    private func send(_ response: RouteResponse, to request: OpaquePointer, close: Bool, head: Bool = false) {
+        guard let headers = evhttp_request_get_output_headers(request),
+              let body = evhttp_request_get_output_buffer(request) else { return }
+        if let payload = response.payload {
+            _ = payload.contentTypeC.withUnsafeBufferPointer { evhttp_add_header(headers, "Content-Type", $0.baseAddress) }
+            _ = payload.versionC.withUnsafeBufferPointer { evhttp_add_header(headers, "Configuration-Version", $0.baseAddress) }
+            _ = payload.versionLabelC?.withUnsafeBufferPointer { evhttp_add_header(headers, "Version-Label", $0.baseAddress) }
+        } else if let contentType = response.contentType {
+            evhttp_add_header(headers, "Content-Type", contentType)
+        }
+        for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
+        if close { evhttp_add_header(headers, "Connection", "close") }
+        if head {
+            // evhttp sends no body and no length for HEAD; give the length the GET would have.
+            evhttp_add_header(headers, "Content-Length", String(response.body.count))
+            evhttp_send_reply(request, Int32(response.status), HTTPStatus.reason(response.status), nil)
+            return
+        }
+        switch response.body {
+        case .empty:
+            break
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { _ = evbuffer_add(body, $0.baseAddress, $0.count) }
+        case .payload(let payload):
+            // libevent references the cached bytes (no copy) and releases our retain when sent.
+            if payload.count > 0 {
+                let retained = Unmanaged.passRetained(payload).toOpaque()
+                if evbuffer_add_reference(body, payload.bytes.baseAddress, payload.count, eventLoopReleasePayload, retained) != 0 {
+                    Unmanaged<ConfigurationPayload>.fromOpaque(retained).release()
+                }
+            }
+        }
+        evhttp_send_reply(request, Int32(response.status), HTTPStatus.reason(response.status), nil)
+    }
+
+    private static func method(_ command: evhttp_cmd_type) -> HTTPMethod {
+        switch command {
+        case EVHTTP_REQ_GET: .get
+        case EVHTTP_REQ_HEAD: .head
+        case EVHTTP_REQ_POST: .post
+        case EVHTTP_REQ_PUT: .put
+        case EVHTTP_REQ_DELETE: .delete
+        case EVHTTP_REQ_OPTIONS: .options
+        case EVHTTP_REQ_PATCH: .patch
+        default: .other
+        }
+    }
+}
+
+/// A request as libevent holds it, seen through `RouteRequest`.
+struct LibeventRequest: RouteRequest {
+    let method: HTTPMethod
+    let target: String
+    let headers: UnsafeMutablePointer<evkeyvalq>?
+
+    func header(_ name: String) -> String? {
+        guard let headers, let value = evhttp_find_header(headers, name) else { return nil }
+        return String(cString: value)
+    }
+
+    func headers(named name: String) -> [String] {
+        guard let headers else { return [] }
+        var values: [String] = []
+        var header = CLibEvent_headers_first(headers)
+        while let current = header {
+            if strcasecmp(current.pointee.key, name) == 0 { values.append(String(cString: current.pointee.value)) }
+            header = CLibEvent_headers_next(current)
+        }
+        return values
+    }
+}
+
+private final class LoopTask {
+    let loop: EventLoop
+    let body: @Sendable (EventLoop) -> Void
+    init(loop: EventLoop, body: @escaping @Sendable (EventLoop) -> Void) {
+        self.loop = loop
+        self.body = body
+    }
+}
+
+// C callbacks: ordinary functions, never closures written in top-level code (see STYLE.md).
+
+private func eventLoopHandleRequest(_ request: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    guard let request, let context else { return }
+    Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().handle(request)
+}
+
+private func eventLoopConnectionClosed(_ connection: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    guard let connection, let context else { return }
+    Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().connectionClosed(connection)
+}
+
+private func eventLoopRunTask(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let task = Unmanaged<LoopTask>.fromOpaque(context).takeRetainedValue()
+    task.body(task.loop)
+}
+
+private func eventLoopReleasePayload(_ data: UnsafeRawPointer?, _ length: Int, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<ConfigurationPayload>.fromOpaque(context).release()
+}

@@ -1,0 +1,53 @@
+/// Percent-decoding of URL parts.
+public enum PercentDecoding {
+    /// Decodes `%XX` escapes; `plusAsSpace` for query strings (form encoding), not for paths.
+    /// Returns nil on a malformed escape or when the result is not UTF-8.
+    public static func decode(_ text: Substring, plusAsSpace: Bool = false) -> String? {
+        let utf8 = text.utf8
+        if !utf8.contains(UInt8(ascii: "%")) && !(plusAsSpace && utf8.contains(UInt8(ascii: "+"))) {
+            return String(text)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "%") {
+                let first = utf8.index(after: index)
+                guard first < utf8.endIndex else { return nil }
+                let second = utf8.index(after: first)
+                guard second < utf8.endIndex, let high = hexValue(utf8[first]), let low = hexValue(utf8[second]) else {
+                    return nil
+                }
+                out.append(high << 4 | low)
+                index = utf8.index(after: second)
+            } else {
+                out.append(plusAsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index = utf8.index(after: index)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// The values of every `name=` pair in a query string, decoded; nil when a pair is malformed.
+    public static func queryValues(_ query: Substring, named name: String) -> [String]? {
+        var values: [String] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = decode(parts[0], plusAsSpace: true) else { return nil }
+            guard key == name else { continue }
+            guard let value = parts.count == 2 ? decode(parts[1], plusAsSpace: true) : "" else { return nil }
+            values.append(value)
+        }
+        return values
+    }
+}

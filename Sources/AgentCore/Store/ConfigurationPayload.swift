@@ -1,0 +1,66 @@
+/// Where a cached configuration came from; reported by `/ready` and in logs.
+public enum ConfigurationSource: String, Sendable {
+    case service, backup, local
+}
+
+/// One immutable version of one configuration, ready to serve.
+///
+/// The bytes live in a buffer allocated once and never mutated, so the HTTP layer can hand libevent
+/// a reference to them (no copy per response) while holding a retain on this object. Header values
+/// are prepared as C strings once per version, not per request.
+public final class ConfigurationPayload: Sendable {
+    public let key: ConfigurationKey
+    /// The value of `Configuration-Version`: the service's version label when there is one, else an
+    /// opaque version the agent assigns.
+    public let version: String
+    public let versionLabel: String?
+    public let contentType: String
+    public let source: ConfigurationSource
+    /// Seconds since the Unix epoch when this version was received or read.
+    public let receivedAt: Double
+
+    // Written once in init, then only read: safe to share across threads.
+    private nonisolated(unsafe) let allocation: UnsafeMutableRawPointer
+    public let count: Int
+    /// NUL-terminated header values, built once.
+    let contentTypeC: [CChar]
+    let versionC: [CChar]
+    let versionLabelC: [CChar]?
+
+    public init(key: ConfigurationKey, content: some Collection<UInt8>, contentType: String, version: String,
+                versionLabel: String?, source: ConfigurationSource, receivedAt: Double) {
+        self.key = key
+        self.version = version
+        self.versionLabel = versionLabel
+        self.contentType = contentType
+        self.source = source
+        self.receivedAt = receivedAt
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(content.count, 1), alignment: 1)
+        let written = buffer.initializeMemory(as: UInt8.self, from: content).initialized.count
+        self.allocation = buffer.baseAddress!  // at least one byte was allocated
+        self.count = written
+        self.contentTypeC = HeaderValue.cString(contentType)
+        self.versionC = HeaderValue.cString(version)
+        self.versionLabelC = versionLabel.map(HeaderValue.cString)
+    }
+
+    deinit {
+        allocation.deallocate()
+    }
+
+    /// The configuration bytes; valid while this object is alive, never mutated.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: allocation, count: count) }
+
+    public var contentArray: [UInt8] { Array(bytes) }
+}
+
+enum HeaderValue {
+    /// A header value as a C string, with CR, LF and NUL replaced so that no value can split a header.
+    static func cString(_ value: String) -> [CChar] {
+        var out = value.utf8.map { byte -> CChar in
+            byte == 0x0D || byte == 0x0A || byte == 0 ? CChar(UInt8(ascii: " ")) : CChar(bitPattern: byte)
+        }
+        out.append(0)
+        return out
+    }
+}
