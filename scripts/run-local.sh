@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the agent and runs it in local development mode on the shipped examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+swift build -c release --product appconfig-agent
+port="${HTTP_PORT:-2772}"
+cat <<TXT
+appconfig-agent: local development mode on ./examples, http://localhost:$port  (Ctrl-C to stop)
+Try:
+  curl -i localhost:$port/applications/demo/environments/dev/configurations/settings
+  curl -i localhost:$port/applications/demo/environments/dev/configurations/motd
+  curl -i localhost:$port/applications/demo/environments/dev/configurations/flags
+  curl -i 'localhost:$port/applications/demo/environments/dev/configurations/flags?flag=dark_mode'
+  curl -i 'localhost:$port/applications/demo/environments/dev/configurations/flags?flag=dark_mode&flag=checkout_v2'
+  curl -i localhost:$port/ping
+Edit a file under ./examples and ask again: it is re-read every ${POLL_INTERVAL:-5s}.
+TXT
+export LOCAL_DEVELOPMENT_DIRECTORY="${LOCAL_DEVELOPMENT_DIRECTORY:-$PWD/examples}"
+export POLL_INTERVAL="${POLL_INTERVAL:-5s}"
+exec .build/release/appconfig-agent
