@@ -18,23 +18,6 @@ public struct AccessTokenCheck: Sendable {
         }
         var start = scheme.count
         while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
-        return ConstantTime.equals(bytes[start...], expected)
-    }
-}
-
-enum ConstantTime {
-    /// Compares two byte strings without an early exit on the first difference.
-    static func equals(_ a: some Collection<UInt8>, _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        if a.count != b.count { difference |= 1 }
-        var index = 0
-        for byte in a {
-            // Compare against the expected byte, or against itself when the lengths differ, so the
-            // loop always runs over the presented token and touches nothing out of range.
-            let other = index < b.count ? b[index] : byte
-            difference |= byte ^ other
-            index += 1
-        }
-        return difference == 0
+        return Digest.constantTimeEquals(bytes[start...], expected)
     }
 }
