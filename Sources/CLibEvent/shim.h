@@ -1,5 +1,10 @@
 #ifndef CLIBEVENT_SHIM_H
 #define CLIBEVENT_SHIM_H
+/* Every shim defines _GNU_SOURCE before any system header (libevent's headers do), so that
+   glibc's structures look the same in every C module Swift loads side by side. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/http.h>

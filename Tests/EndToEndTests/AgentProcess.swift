@@ -6,7 +6,7 @@ import Testing
 final class AgentProcess: @unchecked Sendable {
     // @unchecked: `process` and the pipe are set up in init and then only read; `output` is a Mutex.
     let process = Process()
-    private let output = Mutex<String>("")
+    private let output = OutputBuffer()
     private(set) var port: UInt16 = 0
 
     static var binaryURL: URL {
@@ -34,7 +34,7 @@ final class AgentProcess: @unchecked Sendable {
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [output] handle in
             let data = handle.availableData
-            if !data.isEmpty { output.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
         }
         try process.run()
         if waitForListening {
@@ -52,7 +52,7 @@ final class AgentProcess: @unchecked Sendable {
         }
     }
 
-    var log: String { output.withLock { $0 } }
+    var log: String { output.text }
 
     /// Waits for the process to exit, up to `timeout` seconds; returns its status or nil.
     func waitForExit(timeout: Double) -> Int32? {
@@ -89,4 +89,10 @@ enum AgentProcessError: Error, CustomStringConvertible {
     var description: String {
         switch self { case .didNotStart(let log): "agent did not start; its output:\n\(log)" }
     }
+}
+
+final class OutputBuffer: Sendable {
+    private let storage = Mutex<String>("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
 }
