@@ -1,20 +1,75 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 
+/// The command line: `appconfig-agent` runs the agent; `--version` and `--help` print and exit.
 public enum AgentMain {
-    public static func run() -> Never {
+    public static func run(arguments: [String] = CommandLine.arguments, environment: [String: String] = ProcessEnvironment.current()) -> Never {
         signal(SIGPIPE, SIG_IGN)
-        let store = ConfigurationStore()
-        store.put(ConfigurationPayload(key: ConfigurationKey(application: "a", environment: "b", profile: "c"), content: Array("{\"x\":1}".utf8), contentType: "application/json", version: "1", versionLabel: "v1", source: .local, receivedAt: 0))
-        var config = HTTPServerConfiguration(addresses: ["127.0.0.1", "::1"], port: 0)
-        config.clientTimeoutSeconds = 3
+        switch arguments.dropFirst().first {
+        case nil:
+            break
+        case "--version", "version":
+            print("appconfig-agent \(AgentVersion.current)")
+            exit(0)
+        case "--help", "-h", "help":
+            print(usage)
+            exit(0)
+        case let other?:
+            fail("unknown argument '\(other)'; see appconfig-agent --help", status: 2)
+        }
+
+        let settings: AgentSettings
         do {
-            let server = try HTTPServer(configuration: config, router: Router(store: store, accessToken: nil))
-            try server.start()
-            log.info("listening on \(server.boundAddresses) port \(server.port)")
-        } catch { log.error("\(error)"); exit(1) }
-        dispatchMain()
+            settings = try AgentSettings.parse(environment: environment)
+        } catch {
+            fail("\(error)", status: 2)
+        }
+        do {
+            let sink: any LogSink = try settings.logPath.map { path throws(SystemError) in try FileDescriptorLogSink.opening(path: path) }
+                ?? FileDescriptorLogSink(fd: 2)
+            Log.bootstrap(level: settings.logLevel, sink: sink)
+        } catch {
+            fail("cannot open LOG_PATH \(settings.logPath ?? ""): \(error)", status: 2)
+        }
+        if let token = settings.accessToken { Log.registerSecret(token) }
+
+        let agent: Agent
+        do {
+            agent = try Agent(settings: settings)
+        } catch {
+            log.fatal("\(error)")
+            fail("\(error)", status: 1)
+        }
+        exit(agent.run())
+    }
+
+    static let usage = """
+        usage: appconfig-agent [--version | --help]
+        Serves AWS AppConfig configurations on http://localhost:2772. Configured by environment
+        variables (HTTP_PORT, POLL_INTERVAL, LOCAL_DEVELOPMENT_DIRECTORY, ...): see the README.
+        """
+
+    /// One line on stderr and a non-zero exit: how every start-up error ends.
+    static func fail(_ message: String, status: Int32) -> Never {
+        var line = Array("appconfig-agent: \(message)\n".utf8)
+        _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        exit(status)
+    }
+}
+
+public enum ProcessEnvironment {
+    /// The process environment as a dictionary, without Foundation.
+    public static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
     }
 }
