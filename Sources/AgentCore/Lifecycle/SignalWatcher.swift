@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +12,8 @@ public enum AgentSignal: Sendable {
 /// Turns SIGTERM, SIGINT and SIGHUP into calls on a queue of its own, never in a signal handler.
 public final class SignalWatcher: Sendable {
     private let queue = DispatchQueue(label: "signals")
-    private let sources = Mutex<[any DispatchSourceSignal]>([])
+    // Set once in init and only kept alive after that; DispatchSource itself is thread-safe.
+    private nonisolated(unsafe) let sources: [any DispatchSourceSignal]
 
     public init(handler: @escaping @Sendable (AgentSignal) -> Void) {
         let watched: [(Int32, AgentSignal)] = [(SIGTERM, .terminate(SIGTERM)), (SIGINT, .terminate(SIGINT)), (SIGHUP, .reload)]
@@ -26,6 +26,6 @@ public final class SignalWatcher: Sendable {
             source.resume()
             made.append(source)
         }
-        sources.withLock { $0 = made }
+        sources = made
     }
 }

@@ -9,7 +9,8 @@ public final class LocalDirectorySource: Sendable {
     private let interval: Duration
     private let queue = DispatchQueue(label: "local-directory")
     private let state = Mutex<State>(State())
-    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    // Made in init, then only resumed and cancelled, which DispatchSource allows from any thread.
+    private nonisolated(unsafe) let timer: any DispatchSourceTimer
 
     private struct State: Sendable {
         var previous: LocalScanResult?
@@ -21,25 +22,21 @@ public final class LocalDirectorySource: Sendable {
         self.directory = directory
         self.store = store
         self.interval = interval
+        self.timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
     /// Reads the directory once, now, on the caller's thread; then every interval on a queue of its own.
     public func start() {
         reload()
-        let source = DispatchSource.makeTimerSource(queue: queue)
         let nanoseconds = Int(min(interval.components.seconds, 86_400 * 365)) * 1_000_000_000
             + Int(interval.components.attoseconds / 1_000_000_000)
-        source.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(max(nanoseconds, 1_000_000)))
-        source.setEventHandler { [weak self] in self?.reload() }
-        source.resume()
-        timer.withLock { $0 = source }
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(max(nanoseconds, 1_000_000)))
+        timer.setEventHandler { [weak self] in self?.reload() }
+        timer.resume()
     }
 
     public func stop() {
-        timer.withLock {
-            $0?.cancel()
-            $0 = nil
-        }
+        timer.cancel()
     }
 
     /// Re-reads the directory (SIGHUP) on the source's queue, so scans never overlap.

@@ -26,6 +26,8 @@ public final class ConfigurationPayload: Sendable {
     let contentTypeC: [CChar]
     let versionC: [CChar]
     let versionLabelC: [CChar]?
+    /// The top-level members of a JSON configuration, indexed once per version for `?flag=`.
+    let flagIndex: Result<FlagIndex, FlagSelectionError>
 
     public init(key: ConfigurationKey, content: some Collection<UInt8>, contentType: String, version: String,
                 versionLabel: String?, source: ConfigurationSource, receivedAt: Double) {
@@ -42,6 +44,11 @@ public final class ConfigurationPayload: Sendable {
         self.contentTypeC = HeaderValue.cString(contentType)
         self.versionC = HeaderValue.cString(version)
         self.versionLabelC = versionLabel.map(HeaderValue.cString)
+        if Self.isJSON(contentType) {
+            self.flagIndex = Result { () throws(FlagSelectionError) in try FlagIndex(bytes: Array(content)) }
+        } else {
+            self.flagIndex = .failure(.notAnObject)
+        }
     }
 
     deinit {
@@ -52,6 +59,13 @@ public final class ConfigurationPayload: Sendable {
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: allocation, count: count) }
 
     public var contentArray: [UInt8] { Array(bytes) }
+
+    /// `application/json`, or a `+json` type, with or without parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let type = (contentType.split(separator: ";", maxSplits: 1).first ?? "")
+            .filter { $0 != " " && $0 != "\t" }.lowercased()
+        return type == "application/json" || type.hasSuffix("+json")
+    }
 }
 
 enum HeaderValue {
