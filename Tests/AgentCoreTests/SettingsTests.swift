@@ -626,3 +626,25 @@ private func key(_ text: String) throws -> ConfigurationKey {
         expectRejected(["HTTP_PORT": "  80x \t"], variable: "HTTP_PORT", value: "80x")
     }
 }
+
+struct ServerProtectionSettingsTests {
+    @Test func clientTimeoutAndConnectionBoundHaveDefaultsAndParse() throws {
+        #expect(AgentSettings.defaults.clientTimeout == .seconds(30))
+        #expect(AgentSettings.defaults.maxClientConnections == 1024)
+        let parsed = try AgentSettings.parse(environment: ["CLIENT_TIMEOUT": "5s", "MAX_CLIENT_CONNECTIONS": "10"])
+        #expect(parsed.clientTimeout == .seconds(5))
+        #expect(parsed.maxClientConnections == 10)
+    }
+
+    @Test(arguments: [("CLIENT_TIMEOUT", "0"), ("CLIENT_TIMEOUT", "2h"), ("CLIENT_TIMEOUT", "x"),
+                      ("MAX_CLIENT_CONNECTIONS", "0"), ("MAX_CLIENT_CONNECTIONS", "70000"), ("MAX_CLIENT_CONNECTIONS", "-1")])
+    func badServerProtectionValuesNameTheVariable(name: String, value: String) {
+        #expect(throws: SettingsError.self) { try AgentSettings.parse(environment: [name: value]) }
+        do {
+            _ = try AgentSettings.parse(environment: [name: value])
+        } catch {
+            #expect(error.variable == name)
+            #expect(error.description.contains(name))
+        }
+    }
+}

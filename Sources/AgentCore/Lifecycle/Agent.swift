@@ -22,6 +22,8 @@ public final class Agent: Sendable {
         }
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
         configuration.threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        configuration.clientTimeoutSeconds = max(1, Int(settings.clientTimeout.components.seconds))
+        configuration.maxClientConnections = settings.maxClientConnections
         do {
             server = try HTTPServer(configuration: configuration, router: Router(store: store, accessToken: settings.accessToken))
         } catch {

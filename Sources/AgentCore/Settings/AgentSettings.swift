@@ -117,6 +117,13 @@ public struct AgentSettings: Sendable, Equatable {
     /// `AWS_CA_BUNDLE`: a file of PEM certificates.
     public var caBundle: String?
 
+    // Our additions (AWS's agent has no such settings): how the local HTTP server protects itself.
+    /// CLIENT_TIMEOUT: a client that sends or reads nothing for this long is disconnected. Default 30 s.
+    public var clientTimeout: Duration = .seconds(30)
+    /// MAX_CLIENT_CONNECTIONS: most client connections served at once. Default 1024.
+    public var maxClientConnections: Int = 1024
+    public static let maxClientConnectionsRange: ClosedRange<Int> = 1...65_536
+
     /// Every setting at its default: what an empty environment gives.
     public static let defaults = AgentSettings()
 
@@ -233,6 +240,19 @@ public struct AgentSettings: Sendable, Equatable {
             settings.useDualStackEndpoint = try v.boolean()
         }
         settings.caBundle = env.first(of: ["AWS_CA_BUNDLE"])?.text
+        if let v = env.setting("CLIENT_TIMEOUT") {
+            settings.clientTimeout = try v.duration(
+                bareUnitMilliseconds: 1000, units: SettingValueParsers.pollIntervalUnits,
+                maximum: .seconds(3600), maximumText: "1h", examples: "30 (seconds), 10s or 2m")
+        }
+        if let v = env.setting("MAX_CLIENT_CONNECTIONS") {
+            guard case .value(let count) = SettingValueParsers.unsignedInteger(v.text),
+                  count >= Int64(maxClientConnectionsRange.lowerBound), count <= Int64(maxClientConnectionsRange.upperBound)
+            else {
+                throw v.error(expected: "a whole number from 1 to 65536")
+            }
+            settings.maxClientConnections = Int(count)
+        }
         return settings
     }
 
