@@ -1,0 +1,600 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import AgentCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - A scripted HTTP/1.1 server on 127.0.0.1, one thread per connection
+
+/// Reads requests (keep-alive) and answers by path:
+/// `/echo` the request head and body back; `/status/500`; `/slow?ms=N` after N ms (sooner if the
+/// client hangs up); `/truncate` Content-Length 100 then 10 bytes and close; `/big?n=N` N bytes;
+/// `/bigchunked?n=N` N bytes chunked; `/nothing` close without answering; `/redirect` a 302;
+/// `CONNECT` 403. Anything not HTTP (a TLS ClientHello) gets a 400 and a close.
+final class LoopbackHTTPServer: Sendable {
+    struct Stats: Sendable {
+        var open = 0
+        var maxOpen = 0
+        var accepted = 0
+        var heads: [String] = []
+    }
+
+    let port: Int
+    private let listenFD: Int32
+    private let state = Mutex<(stats: Stats, fds: Set<Int32>, stopped: Bool)>((Stats(), [], false))
+
+    var stats: Stats { state.withLock { $0.stats } }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init() throws {
+        let fd = try SystemCall.retrying("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        address.sin_port = 0
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                _ = try SystemCall.retrying("bind") { bind(fd, address, length) }
+            }
+        }
+        try SystemCall.retrying("listen") { listen(fd, 128) }
+        var bound = sockaddr_in()
+        var boundLength = length
+        _ = withUnsafeMutablePointer(to: &bound) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &boundLength) }
+        }
+        listenFD = fd
+        port = Int(UInt16(bigEndian: bound.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    deinit { stop() }
+
+    /// Stops accepting and hangs up every open connection.
+    func stop() {
+        state.withLock { s in
+            guard !s.stopped else { return }
+            s.stopped = true
+            shutdown(listenFD, Int32(SHUT_RDWR))
+            for fd in s.fds { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listenFD, nil, nil)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                break
+            }
+            var one: Int32 = 1 // no Nagle stalls between a head and body sent apart
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let keep = state.withLock { s -> Bool in
+                if s.stopped { return false }
+                s.stats.accepted += 1
+                s.stats.open += 1
+                s.stats.maxOpen = max(s.stats.maxOpen, s.stats.open)
+                s.fds.insert(fd)
+                return true
+            }
+            guard keep else { close(fd); break }
+            Thread.detachNewThread { [self] in serve(fd) }
+        }
+        close(listenFD)
+    }
+
+    private func serve(_ fd: Int32) {
+        var buffer: [UInt8] = []
+        defer {
+            state.withLock { s in
+                s.stats.open -= 1
+                s.fds.remove(fd)
+            }
+            close(fd)
+        }
+        while let (head, body) = readRequest(fd, &buffer) {
+            guard reply(fd, head: head, body: body) else { return }
+        }
+    }
+
+    /// One request head (text up to the blank line) and its body, or nil at EOF or on garbage.
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, [UInt8])? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Int?
+        while headEnd == nil {
+            if let first = buffer.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
+                send(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return nil
+            }
+            if let range = buffer.firstRange(of: separator) { headEnd = range.upperBound; break }
+            guard receive(fd, &buffer) else { return nil }
+        }
+        guard let headEnd else { return nil }
+        let head = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self)
+        buffer.removeFirst(headEnd)
+        let length = Self.headerValues(head, "content-length").first.flatMap { Int($0) } ?? 0
+        while buffer.count < length {
+            guard receive(fd, &buffer) else { return nil }
+        }
+        let body = Array(buffer.prefix(length))
+        buffer.removeFirst(length)
+        state.withLock { $0.stats.heads.append(head) }
+        return (head, body)
+    }
+
+    private func receive(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return false }
+        buffer.append(contentsOf: chunk[..<n])
+        return true
+    }
+
+    /// Answers; false when the connection must close.
+    private func reply(_ fd: Int32, head: String, body: [UInt8]) -> Bool {
+        let requestLine = head.split(separator: "\r\n", maxSplits: 1).first.map(String.init) ?? ""
+        let parts = requestLine.split(separator: " ")
+        guard parts.count == 3 else { return false }
+        let method = String(parts[0])
+        let target = String(parts[1])
+        if method == "CONNECT" {
+            send(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return false
+        }
+        let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        let number = target.split(separator: "=").last.flatMap { Int($0) } ?? 0
+        switch path {
+        case _ where path.hasSuffix("/echo"): // also absolute-form, as through a proxy
+            let echoed = Array(head.utf8) + Array("\r\n\r\n".utf8) + body
+            send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Multi: one\r\nx-multi:  two \r\nContent-Length: \(echoed.count)\r\n\r\n")
+            if method != "HEAD" { send(fd, echoed) }
+        case "/status/500":
+            send(fd, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom")
+        case "/slow":
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, Int32(number)) > 0 { return false } // the client hung up
+            send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+        case "/truncate":
+            send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            return false
+        case "/big":
+            send(fd, "HTTP/1.1 200 OK\r\nContent-Length: \(number)\r\n\r\n")
+            return send(fd, [UInt8](repeating: UInt8(ascii: "x"), count: number))
+        case "/bigchunked":
+            send(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            var left = number
+            while left > 0 {
+                let n = min(left, 16384)
+                guard send(fd, "\(String(n, radix: 16))\r\n") else { return false }
+                guard send(fd, [UInt8](repeating: UInt8(ascii: "y"), count: n) + Array("\r\n".utf8)) else { return false }
+                left -= n
+            }
+            send(fd, "0\r\n\r\n")
+        case "/nothing":
+            return false
+        case "/redirect":
+            send(fd, "HTTP/1.1 302 Found\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n")
+        default:
+            send(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        }
+        return true
+    }
+
+    @discardableResult
+    private func send(_ fd: Int32, _ text: String) -> Bool { send(fd, Array(text.utf8)) }
+
+    @discardableResult
+    private func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    /// Values of every header `name` (lower-case) in a request or response head.
+    static func headerValues(_ head: String, _ name: String) -> [String] {
+        headerNames(head).filter { $0.name.lowercased() == name }.map(\.value)
+    }
+
+    static func headerNames(_ head: String) -> [(name: String, value: String)] {
+        head.split(separator: "\r\n").dropFirst().compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+    }
+}
+
+// MARK: - Helpers
+
+private func outcome(_ client: CurlHTTPClient, _ request: HTTPClientRequest) async -> Result<HTTPClientResponse, HTTPClientError> {
+    do { return .success(try await client.execute(request)) } catch { return .failure(error) }
+}
+
+private func failure(_ client: CurlHTTPClient, _ request: HTTPClientRequest) async -> HTTPClientError? {
+    if case .failure(let error) = await outcome(client, request) { return error }
+    return nil
+}
+
+/// The head and body the server received, from an `/echo` response.
+private func echoed(_ response: HTTPClientResponse) -> (head: String, headers: [(name: String, value: String)], body: [UInt8]) {
+    let separator = Array("\r\n\r\n".utf8)
+    guard let range = response.body.firstRange(of: separator) else { return ("", [], []) }
+    let head = String(decoding: response.body[..<range.lowerBound], as: UTF8.self)
+    return (head, LoopbackHTTPServer.headerNames(head), Array(response.body[range.upperBound...]))
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+// MARK: - Tests
+
+@Suite struct CurlHTTPClientTests {
+    @Test func getSendsExactlyTheCallersHeadersPlusHost() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo?a=1", headers: [
+            HTTPHeader(name: "X-Amz-Date", value: "20260102T150405Z"),
+            HTTPHeader(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=x"),
+            HTTPHeader(name: "X-Empty", value: ""),
+        ]))
+        let sent = echoed(response)
+        #expect(sent.head.hasPrefix("GET /echo?a=1 HTTP/1.1\r\n"))
+        #expect(sent.headers.map(\.name) == ["Host", "X-Amz-Date", "Authorization", "X-Empty"])
+        #expect(sent.headers.map(\.value) == ["127.0.0.1:\(server.port)", "20260102T150405Z", "AWS4-HMAC-SHA256 Credential=x", ""])
+        #expect(sent.body.isEmpty)
+    }
+
+    @Test func postSendsBodyAndHeadersExactlyWithoutExpect() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
+        // Over 1 MiB: the size at which libcurl 7.88 would otherwise add `Expect: 100-continue`.
+        let body = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let response = try await client.execute(HTTPClientRequest(method: "POST", url: server.baseURL + "/echo", headers: [
+            HTTPHeader(name: "Content-Type", value: "application/json"),
+            HTTPHeader(name: "X-Amz-Date", value: "20260102T150405Z"),
+        ], body: body))
+        let sent = echoed(response)
+        #expect(sent.head.hasPrefix("POST /echo HTTP/1.1\r\n"))
+        #expect(sent.headers.map(\.name) == ["Host", "Content-Type", "X-Amz-Date", "Content-Length"])
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "content-length") == ["1500000"])
+        #expect(sent.body == body)
+    }
+
+    @Test func postWithoutContentTypeSendsNoneAndEmptyPostSendsZeroLength() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(method: "POST", url: server.baseURL + "/echo"))
+        let sent = echoed(response)
+        #expect(sent.headers.map(\.name) == ["Host", "Content-Length"])
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "content-length") == ["0"])
+    }
+
+    @Test func acceptAndUserAgentAreSentOnlyWhenTheCallerSetsThem() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo", headers: [
+            HTTPHeader(name: "Accept", value: "application/ion;q=1.0,*/*;q=0.1"),
+            HTTPHeader(name: "User-Agent", value: "appconfig-agent/1"),
+        ]))
+        let sent = echoed(response)
+        #expect(sent.headers.map(\.name) == ["Host", "Accept", "User-Agent"])
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "accept") == ["application/ion;q=1.0,*/*;q=0.1"])
+    }
+
+    @Test func putAndDeleteUseTheirMethod() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let put = echoed(try await client.execute(HTTPClientRequest(method: "PUT", url: server.baseURL + "/echo", body: Array("abc".utf8))))
+        #expect(put.head.hasPrefix("PUT /echo HTTP/1.1\r\n"))
+        #expect(put.body == Array("abc".utf8))
+        #expect(!put.headers.contains { $0.name.lowercased() == "content-type" })
+        let delete = echoed(try await client.execute(HTTPClientRequest(method: "DELETE", url: server.baseURL + "/echo")))
+        #expect(delete.head.hasPrefix("DELETE /echo HTTP/1.1\r\n"))
+    }
+
+    @Test func headRequestReturnsHeadersWithoutBody() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(method: "HEAD", url: server.baseURL + "/echo"))
+        #expect(response.status == 200)
+        #expect(response.body.isEmpty)
+        #expect(response.header("content-type") == "text/plain")
+    }
+
+    @Test func responseCarriesStatusHeadersInOrderAndBody() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo"))
+        #expect(response.status == 200)
+        #expect(response.headers.map(\.name) == ["Content-Type", "X-Multi", "x-multi", "Content-Length"])
+        #expect(response.header("CONTENT-TYPE") == "text/plain")
+        #expect(response.headers(named: "X-MULTI") == ["one", "two"])
+        #expect(response.header("missing") == nil)
+        #expect(echoed(response).head.hasPrefix("GET /echo HTTP/1.1"))
+    }
+
+    @Test func serverErrorIsAResponseNotAnError() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/status/500"))
+        #expect(response.status == 500)
+        #expect(response.body == Array("boom".utf8))
+    }
+
+    @Test func redirectIsReturnedNotFollowed() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/redirect"))
+        #expect(response.status == 302)
+        #expect(response.header("location") == "/echo")
+        #expect(server.stats.heads.count == 1)
+    }
+
+    @Test func slowResponseTimesOutWithinAboutTheTimeout() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(300)))
+        let start = ContinuousClock.now
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=5000"))
+        let elapsed = seconds(ContinuousClock.now - start)
+        #expect(error == .timedOut)
+        #expect(elapsed >= 0.28 && elapsed < 1.5, "took \(elapsed) s")
+    }
+
+    @Test func perRequestTimeoutOverridesTheDefault() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(30)))
+        let start = ContinuousClock.now
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=5000", timeout: .milliseconds(200)))
+        #expect(error == .timedOut)
+        #expect(seconds(ContinuousClock.now - start) < 1.5)
+        let fine = try await client.execute(HTTPClientRequest(url: server.baseURL + "/slow?ms=50", timeout: .seconds(5)))
+        #expect(fine.body == Array("slow".utf8))
+    }
+
+    @Test func bodyShorterThanContentLengthIsTruncated() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/truncate"))
+        guard case .truncated = error else {
+            Issue.record("expected .truncated, got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func refusedConnectionIsConnectionFailed() async throws {
+        // A socket bound but not listening: connecting to its port is refused, and no one else can take it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let client = try CurlHTTPClient()
+        let error = await failure(client, HTTPClientRequest(url: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/echo"))
+        guard case .connectionFailed = error else {
+            Issue.record("expected .connectionFailed, got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func serverClosingWithoutAnswerIsConnectionFailed() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/nothing"))
+        guard case .connectionFailed = error else {
+            Issue.record("expected .connectionFailed, got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func maxConnectionsBoundsConcurrentSocketsAtTheServer() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 2, requestTimeout: .seconds(10)))
+        let start = ContinuousClock.now
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 {
+                group.addTask { try await client.execute(HTTPClientRequest(url: server.baseURL + "/slow?ms=250")).status }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 6))
+        #expect(server.stats.maxOpen == 2)
+        #expect(server.stats.accepted == 2)
+        // Three waves of two.
+        #expect(seconds(ContinuousClock.now - start) >= 0.7)
+    }
+
+    @Test func timeWaitingForAConnectionCountsAgainstTheTimeout() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 1, requestTimeout: .milliseconds(600)))
+        async let first = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=400"))
+        try await Task.sleep(for: .milliseconds(50))
+        async let second = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=400"))
+        let results = await [first, second]
+        // Whichever got the connection second waited ~400 ms, then needed 400 ms more: over 600.
+        #expect(results.compactMap { try? $0.get().status } == [200])
+        let errors = results.compactMap { result -> HTTPClientError? in
+            if case .failure(let error) = result { return error }
+            return nil
+        }
+        #expect(errors == [.timedOut])
+        #expect(server.stats.maxOpen == 1)
+    }
+
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        for _ in 0..<5 {
+            let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo"))
+            #expect(response.status == 200)
+        }
+        #expect(server.stats.accepted == 1)
+        #expect(server.stats.heads.count == 5)
+    }
+
+    @Test func fiftyConcurrentRequestsAllComplete() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(20)))
+        let paths = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo?i=\(i)"))
+                    return String(echoed(response).head.split(separator: " ")[1])
+                }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(paths == Set((0..<50).map { "/echo?i=\($0)" }))
+        #expect(server.stats.maxOpen <= 3)
+    }
+
+    @Test func bodyOverTheLimitWithContentLengthIsTooLarge() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxResponseBytes: 10_000))
+        #expect(await failure(client, HTTPClientRequest(url: server.baseURL + "/big?n=200000")) == .tooLarge(limit: 10_000))
+        let exact = try await client.execute(HTTPClientRequest(url: server.baseURL + "/big?n=10000"))
+        #expect(exact.body.count == 10_000)
+    }
+
+    @Test func chunkedBodyOverTheLimitIsTooLarge() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxResponseBytes: 50_000))
+        #expect(await failure(client, HTTPClientRequest(url: server.baseURL + "/bigchunked?n=400000")) == .tooLarge(limit: 50_000))
+        let fits = try await client.execute(HTTPClientRequest(url: server.baseURL + "/bigchunked?n=40000"))
+        #expect(fits.body == [UInt8](repeating: UInt8(ascii: "y"), count: 40_000))
+    }
+
+    @Test func httpsAgainstAPlainServerFailsFastWithTLSError() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
+        let start = ContinuousClock.now
+        let error = await failure(client, HTTPClientRequest(url: "https://127.0.0.1:\(server.port)/echo"))
+        switch error {
+        case .tls, .connectionFailed: break
+        default: Issue.record("expected a TLS or connection error, got \(String(describing: error))")
+        }
+        #expect(seconds(ContinuousClock.now - start) < 3)
+    }
+
+    @Test func cancellingTheTaskAbandonsTheTransfer() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(30)))
+        let start = ContinuousClock.now
+        let task = Task { await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=10000")) }
+        try await Task.sleep(for: .milliseconds(150))
+        task.cancel()
+        #expect(await task.value == .cancelled)
+        #expect(seconds(ContinuousClock.now - start) < 3)
+        // The client still works afterwards.
+        #expect(try await client.execute(HTTPClientRequest(url: server.baseURL + "/echo")).status == 200)
+    }
+
+    @Test func requestInAnAlreadyCancelledTaskIsNotSent() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await failure(client, HTTPClientRequest(url: server.baseURL + "/echo"))
+        }
+        #expect(await task.value == .cancelled)
+        #expect(server.stats.heads.isEmpty)
+    }
+
+    @Test func shutdownFailsRunningAndLaterRequests() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(30)))
+        let running = Task { await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=10000")) }
+        try await Task.sleep(for: .milliseconds(150))
+        await client.shutdownAndWait()
+        #expect(await running.value == .shutDown)
+        #expect(await failure(client, HTTPClientRequest(url: server.baseURL + "/echo")) == .shutDown)
+    }
+
+    @Test func headerWithLineBreakIsRejectedBeforeAnythingIsSent() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient()
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/echo", headers: [
+            HTTPHeader(name: "X-Bad", value: "a\r\nX-Injected: 1"),
+        ]))
+        guard case .invalidRequest = error else {
+            Issue.record("expected .invalidRequest, got \(String(describing: error))")
+            return
+        }
+        #expect(server.stats.accepted == 0)
+    }
+
+    @Test func onlyHTTPAndHTTPSSchemesAreAllowed() async throws {
+        let client = try CurlHTTPClient()
+        let error = await failure(client, HTTPClientRequest(url: "file:///etc/passwd"))
+        guard case .invalidRequest = error else {
+            Issue.record("expected .invalidRequest, got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func proxyHeadersGoOnlyToTheProxyInConnect() async throws {
+        let proxy = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(
+            proxyURL: proxy.baseURL,
+            proxyHeaders: [HTTPHeader(name: "Proxy-Authorization", value: "Basic dXNlcjpwYXNz")]
+        ))
+        let error = await failure(client, HTTPClientRequest(url: "https://appconfigdata.us-east-1.amazonaws.com/configuration?configuration_token=abc", headers: [
+            HTTPHeader(name: "X-Amz-Date", value: "20260102T150405Z"),
+        ]))
+        #expect(error == .connectionFailed("proxy answered CONNECT with 403"))
+        let heads = proxy.stats.heads
+        #expect(heads.count == 1)
+        let head = heads.first ?? ""
+        #expect(head.hasPrefix("CONNECT appconfigdata.us-east-1.amazonaws.com:443 HTTP/1.1\r\n"))
+        #expect(LoopbackHTTPServer.headerValues(head, "proxy-authorization") == ["Basic dXNlcjpwYXNz"])
+        #expect(LoopbackHTTPServer.headerValues(head, "x-amz-date").isEmpty)
+    }
+
+    @Test func plainHTTPThroughTheProxyKeepsTheCallersHeaders() async throws {
+        let proxy = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(
+            proxyURL: proxy.baseURL,
+            proxyHeaders: [HTTPHeader(name: "X-Proxy-Only", value: "p")]
+        ))
+        let response = try await client.execute(HTTPClientRequest(url: "http://169.254.170.2/echo", headers: [
+            HTTPHeader(name: "Authorization", value: "token"),
+        ]))
+        let sent = echoed(response)
+        #expect(sent.head.hasPrefix("GET http://169.254.170.2/echo HTTP/1.1\r\n"))
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "authorization") == ["token"])
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "host") == ["169.254.170.2"])
+        // No tunnel for plain http: the proxy is the request's recipient and gets its headers too.
+        #expect(LoopbackHTTPServer.headerValues(sent.head, "x-proxy-only") == ["p"])
+    }
+
+    @Test func invalidConfigurationIsRefused() {
+        #expect(throws: HTTPClientError.invalidConfiguration("maxConnections must be at least 1, got 0")) {
+            _ = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 0))
+        }
+        #expect(throws: HTTPClientError.self) {
+            _ = try CurlHTTPClient(configuration: HTTPClientConfiguration(proxyHeaders: [HTTPHeader(name: "Bad Name", value: "v")]))
+        }
+    }
+
+    @Test func durationsBecomeAtLeastOneMillisecond() {
+        #expect(Duration.milliseconds(3000).curlMilliseconds == 3000)
+        #expect(Duration.microseconds(1500).curlMilliseconds == 1)
+        #expect(Duration.zero.curlMilliseconds == 1)
+        #expect(Duration.seconds(-5).curlMilliseconds == 1)
+        #expect(Duration.milliseconds(2500).curlMilliseconds == 2500)
+    }
+}
