@@ -1,10 +1,5 @@
 #ifndef CCURL_SHIM_H
 #define CCURL_SHIM_H
-/* Every shim defines _GNU_SOURCE before any system header (libevent's headers do), so that
-   glibc's structures look the same in every C module Swift loads side by side. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
 #include <curl/curl.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are variadic: typed wrappers Swift can call. */

@@ -1,10 +1,19 @@
 #ifndef CLIBEVENT_SHIM_H
 #define CLIBEVENT_SHIM_H
-/* Every shim defines _GNU_SOURCE before any system header (libevent's headers do), so that
-   glibc's structures look the same in every C module Swift loads side by side. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+/* libevent's event-config.h defines _GNU_SOURCE, which changes how glibc declares some structures
+   (fd_set's member names). Include those glibc headers first, as Swift's Glibc module sees them, so
+   every C module Swift loads side by side agrees on them. */
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/time.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/http.h>
