@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@Suite struct LifecycleEndToEndTests {
+    let path = "/applications/app/environments/env/configurations/cfg"
+
+    @Test func editedFileIsServedAfterThePollIntervalAndRemovedFileStops() throws {
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.json": #"{"v":1}"#, "not-a-config.json": "{}"])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "POLL_INTERVAL": "1s"])
+        #expect(agent.log.contains("not-a-config.json"))
+        #expect(try httpGet(port: agent.port, path).text == #"{"v":1}"#)
+        let first = try httpGet(port: agent.port, path).header("Configuration-Version")
+        try Data(#"{"v":2}"#.utf8).write(to: directory.appendingPathComponent("app:env:cfg.json"))
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).text) == #"{"v":2}"# })
+        #expect(try httpGet(port: agent.port, path).header("Configuration-Version") != first)
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("app:env:cfg.json"))
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).status) == 404 })
+    }
+
+    @Test func sighupReReadsTheDirectoryAtOnce() throws {
+        let directory = try ServingEndToEndTests.configDirectory([:])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "POLL_INTERVAL": "1h"])
+        #expect(try httpGet(port: agent.port, path).status == 404)
+        try Data("new".utf8).write(to: directory.appendingPathComponent("app:env:cfg.txt"))
+        agent.signal(SIGHUP)
+        #expect(waitUntil(seconds: 2) { (try? httpGet(port: agent.port, path).text) == "new" })
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func terminationSignalExitsZeroWithinTwoSeconds(signal: Int32) throws {
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path])
+        let keepAlive = try RawConnection(port: agent.port)
+        keepAlive.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try keepAlive.readResponse().status == 200)
+        let started = Date()
+        agent.signal(signal)
+        let status = agent.waitForExit(timeout: 2)
+        #expect(status == 0)
+        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(throws: RawHTTPError.self) { try httpGet(port: agent.port, "/ping") }
+    }
+
+    @Test(arguments: [("POLL_INTERVAL", "soon"), ("HTTP_PORT", "99999"), ("LOG_LEVEL", "loud"), ("MAX_CONNECTIONS", "0"),
+                      ("PREFETCH_LIST", "a:b"), ("AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS", "-5")])
+    func badSettingStopsStartUpWithOneLineNamingIt(name: String, value: String) throws {
+        let agent = try AgentProcess(environment: [name: value], waitForListening: false)
+        let status = agent.waitForExit(timeout: 5)
+        #expect(status != nil && status != 0)
+        let lines = agent.log.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains(name) == true)
+        #expect(lines.first?.contains(value) == true)
+    }
+
+    @Test func logPathReceivesTheLogLines() throws {
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
+        let logFile = directory.appendingPathComponent("agent.log")
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "LOG_PATH": logFile.path],
+                                     waitForListening: false)
+        #expect(waitUntil(seconds: 5) { ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("listening on") })
+        let text = try String(contentsOf: logFile, encoding: .utf8)
+        #expect(text.contains("[appconfig agent] "))
+        #expect(text.contains(" INFO loaded configuration 'app:env:cfg'"))
+        agent.stop()
+    }
+
+    @Test func versionFlagPrintsVersion() throws {
+        let agent = try AgentProcess(environment: [:], arguments: ["--version"], waitForListening: false)
+        #expect(agent.waitForExit(timeout: 5) == 0)
+        #expect(agent.log.contains("appconfig-agent "))
+    }
+}
+
+/// Polls `condition` until it holds or the time is up.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return condition()
+}
