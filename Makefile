@@ -5,7 +5,7 @@ DESTDIR ?=
 
 build:
 	./scripts/setup.sh
-	swift build -c release --product appconfig-agent
+	swift build -c release --product appconfig-agent --static-swift-stdlib
 
 run:
 	./scripts/run-local.sh

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh nginx-light wrk python3
-swift build -c release --product appconfig-agent >/dev/null
+swift build -c release --product appconfig-agent --static-swift-stdlib >/dev/null
 
 DURATION="${BENCH_DURATION:-8}"
 CONNECTIONS="${BENCH_CONNECTIONS:-50}"
@@ -17,6 +17,7 @@ work="$(mktemp -d)"
 trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 python3 bench/make_payloads.py "$work"
+chmod -R a+rX "$work"  # nginx workers run as an unprivileged user
 
 cat > "$work/nginx.conf" <<CONF
 worker_processes 2;

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-swift build -c release --product appconfig-agent
+swift build -c release --product appconfig-agent --static-swift-stdlib
 port="${HTTP_PORT:-2772}"
 cat <<TXT
 appconfig-agent: local development mode on ./examples, http://localhost:$port  (Ctrl-C to stop)
