@@ -17,6 +17,9 @@ final class EventLoop: @unchecked Sendable {
     private let connections: ConnectionBudget
     private var boundSockets: [OpaquePointer] = []
     private var knownConnections: Set<OpaquePointer> = []
+    /// Requests waiting for a configuration's first load, by connection: a connection that closes
+    /// takes its requests with it, and a late answer must not touch them.
+    private var waiting: [OpaquePointer: Set<OpaquePointer>] = [:]
     private var thread: NativeThread?
 
     init(configuration: HTTPServerConfiguration, router: Router, connections: ConnectionBudget) throws(SystemError) {
@@ -122,10 +125,36 @@ final class EventLoop: @unchecked Sendable {
             target: String(cString: uri),
             headers: inputHeaders
         )
-        send(router.route(routed), to: request, close: false, head: method == .head)
+        switch router.handle(routed) {
+        case .response(let response):
+            send(response, to: request, close: false, head: method == .head)
+        case .awaitFirstLoad(let key):
+            guard let connection = evhttp_request_get_connection(request), let loader = router.loader else {
+                send(router.route(routed), to: request, close: false, head: method == .head)
+                return
+            }
+            waiting[connection, default: []].insert(request)
+            let handles = WaitingRequest(request: request, connection: connection)
+            loader.load(key) { [weak self] outcome in
+                self?.runOnLoop { loop in loop.finishWaiting(handles, outcome: outcome) }
+            }
+        }
+    }
+
+    /// Answers a request that waited for its configuration, if its connection is still there.
+    private func finishWaiting(_ handles: WaitingRequest, outcome: FirstLoadOutcome) {
+        guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
+        if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
+        let request = handles.request
+        guard let uri = evhttp_request_get_uri(request) else { return }
+        let method = Self.method(evhttp_request_get_command(request))
+        let routed = LibeventRequest(method: method, target: String(cString: uri),
+                                     headers: evhttp_request_get_input_headers(request))
+        send(router.handle(routed, after: outcome), to: request, close: false, head: method == .head)
     }
 
     fileprivate func connectionClosed(_ connection: OpaquePointer) {
+        waiting.removeValue(forKey: connection)
         if knownConnections.remove(connection) != nil { connections.release() }
     }
 
@@ -209,6 +238,12 @@ struct LibeventRequest: RouteRequest {
         }
         return values
     }
+}
+
+/// A waiting request's libevent handles, carried across threads but only used on the loop's own.
+private struct WaitingRequest: @unchecked Sendable {
+    let request: OpaquePointer
+    let connection: OpaquePointer
 }
 
 private final class LoopTask {

@@ -3,51 +3,104 @@
 public struct Router: Sendable {
     public let store: ConfigurationStore
     public let accessToken: AccessTokenCheck?
+    /// Retrieves configurations on their first request (AWS mode); nil in local mode.
+    public let loader: DataPlaneSource?
 
-    public init(store: ConfigurationStore, accessToken: String?) {
+    public init(store: ConfigurationStore, accessToken: String?, loader: DataPlaneSource? = nil) {
         self.store = store
         self.accessToken = accessToken.map(AccessTokenCheck.init(token:))
+        self.loader = loader
+    }
+
+    /// What to do with a request: answer now, or wait for a configuration's first retrieval.
+    public enum Result: Sendable {
+        case response(RouteResponse)
+        case awaitFirstLoad(ConfigurationKey)
+    }
+
+    /// Answers a request at once; for a configuration not cached yet, says to wait for its first load.
+    public func handle(_ request: some RouteRequest) -> Result {
+        switch resolve(request) {
+        case .answer(let response): return .response(response)
+        case .missing(let key):
+            guard let loader else { return .response(Self.notFound(key)) }
+            if let known = loader.negativeAnswer(for: key) { return .response(Self.response(for: known, key: key)) }
+            return .awaitFirstLoad(key)
+        }
+    }
+
+    /// Answers a request that waited for its configuration's first retrieval.
+    public func handle(_ request: some RouteRequest, after outcome: FirstLoadOutcome) -> RouteResponse {
+        switch resolve(request) {
+        case .answer(let response): response
+        case .missing(let key): Self.response(for: outcome, key: key)
+        }
+    }
+
+    /// The answer when a configuration is not cached: local mode and tests.
+    public func route(_ request: some RouteRequest) -> RouteResponse {
+        switch resolve(request) {
+        case .answer(let response): response
+        case .missing(let key): Self.notFound(key)
+        }
+    }
+
+    static func notFound(_ key: ConfigurationKey) -> RouteResponse {
+        .error(404, "configuration not found: application '\(key.application)', environment '\(key.environment)', profile '\(key.profile)'")
+    }
+
+    static func response(for outcome: FirstLoadOutcome, key: ConfigurationKey) -> RouteResponse {
+        switch outcome {
+        case .loaded, .notFound: notFound(key)
+        case .accessDenied: .error(502, "AWS AppConfig refused access to '\(key)'")
+        case .failed(.throttled): .error(502, "AWS AppConfig is throttling requests for '\(key)' and nothing is cached yet")
+        case .failed(let error): .error(502, "could not retrieve '\(key)' from AWS AppConfig: \(error)")
+        case .timedOut: .error(504, "'\(key)' was not retrieved within REQUEST_TIMEOUT; retrieval continues, try again")
+        }
+    }
+
+    private enum Resolution {
+        case answer(RouteResponse)
+        case missing(ConfigurationKey)
     }
 
     static let allowHeader = [(name: "Allow", value: "GET, HEAD")]
     static let pingBody: [UInt8] = Array("appconfig-agent \(AgentVersion.current)\n".utf8)
 
-    public func route(_ request: some RouteRequest) -> RouteResponse {
+    private func resolve(_ request: some RouteRequest) -> Resolution {
         let target = request.target
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
         let query = pathEnd < target.endIndex ? target[target.index(after: pathEnd)...] : ""
 
         if path == "/ping" {
-            guard request.method == .get || request.method == .head else { return Self.methodNotAllowed }
-            return RouteResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .bytes(Self.pingBody))
+            guard request.method == .get || request.method == .head else { return .answer(Self.methodNotAllowed) }
+            return .answer(RouteResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .bytes(Self.pingBody)))
         }
         if let accessToken, !accessToken.allows(authorization: request.header("Authorization")) {
-            return .error(401, "unauthorized: send Authorization: Bearer <ACCESS_TOKEN>",
-                          headers: [(name: "WWW-Authenticate", value: "Bearer")])
+            return .answer(.error(401, "unauthorized: send Authorization: Bearer <ACCESS_TOKEN>",
+                          headers: [(name: "WWW-Authenticate", value: "Bearer")]))
         }
         guard let route = ConfigurationRoute(path: path) else {
-            return .error(404, "not found")
+            return .answer(.error(404, "not found"))
         }
-        guard request.method == .get || request.method == .head else { return Self.methodNotAllowed }
+        guard request.method == .get || request.method == .head else { return .answer(Self.methodNotAllowed) }
         let key: ConfigurationKey
         switch route {
-        case .malformed(let reason): return .error(400, reason)
+        case .malformed(let reason): return .answer(.error(400, reason))
         case .configuration(let parsed): key = parsed
         }
-        guard let payload = store.payload(for: key) else {
-            return .error(404, "configuration not found: application '\(key.application)', environment '\(key.environment)', profile '\(key.profile)'")
-        }
+        guard let payload = store.payload(for: key) else { return .missing(key) }
         guard !query.isEmpty, query.utf8.contains(UInt8(ascii: "=")) else {
-            return RouteResponse(status: 200, body: .payload(payload), payload: payload)
+            return .answer(RouteResponse(status: 200, body: .payload(payload), payload: payload))
         }
         guard let flags = PercentDecoding.queryValues(query, named: "flag") else {
-            return .error(400, "malformed query string")
+            return .answer(.error(400, "malformed query string"))
         }
         if flags.isEmpty {
-            return RouteResponse(status: 200, body: .payload(payload), payload: payload)
+            return .answer(RouteResponse(status: 200, body: .payload(payload), payload: payload))
         }
-        return FlagResponder.respond(payload: payload, flags: flags)
+        return .answer(FlagResponder.respond(payload: payload, flags: flags))
     }
 
     static let methodNotAllowed = RouteResponse.error(405, "method not allowed", headers: allowHeader)

@@ -1,0 +1,117 @@
+import Synchronization
+
+/// Every configuration retrieved from AWS: one poller each, created at start-up for the prefetch
+/// list (pinned: retried for ever) or on the first request for it (lazy).
+public final class DataPlaneSource: Sendable {
+    private let client: AppConfigDataClient
+    private let store: ConfigurationStore
+    private let pollIntervalSeconds: Int
+    private let requestTimeout: Duration
+    private let accept: String?
+    private let pollers = Mutex<[ConfigurationKey: ConfigurationPoller]>([:])
+    private let negative = Mutex<[ConfigurationKey: (outcome: FirstLoadOutcome, until: Double)]>([:])
+
+    /// How long an unknown or forbidden configuration is answered from memory before AWS is asked again.
+    static let negativeCacheSeconds = 30.0
+    /// Most remembered negative answers; beyond it the oldest are forgotten.
+    static let negativeCacheLimit = 10_000
+    /// Most configurations retrieved on demand; a client asking for more names gets 503.
+    static let lazyPollerLimit = 2_000
+
+    public init(client: AppConfigDataClient, store: ConfigurationStore, pollInterval: Duration,
+                requestTimeout: Duration, accept: String? = nil) {
+        self.client = client
+        self.store = store
+        self.pollIntervalSeconds = Int(pollInterval.components.seconds)
+        self.requestTimeout = requestTimeout
+        self.accept = accept
+    }
+
+    /// Starts pinned pollers for these configurations (PREFETCH_LIST, manifest).
+    public func prefetch(_ keys: [ConfigurationKey]) {
+        for key in keys { _ = poller(for: key, pinned: true) }
+    }
+
+    /// A remembered answer for a configuration that was just found missing or forbidden.
+    public func negativeAnswer(for key: ConfigurationKey) -> FirstLoadOutcome? {
+        let now = WallClock.monotonic()
+        return negative.withLock { cache in
+            guard let entry = cache[key] else { return nil }
+            if entry.until > now { return entry.outcome }
+            cache.removeValue(forKey: key)
+            return nil
+        }
+    }
+
+    /// Starts retrieving `key` if nothing does yet, and calls `completion` with the first outcome,
+    /// or `.timedOut` after `REQUEST_TIMEOUT` (the retrieval goes on). Concurrent first requests for
+    /// one configuration share a single poller and so a single fetch.
+    public func load(_ key: ConfigurationKey, completion: @escaping @Sendable (FirstLoadOutcome) -> Void) {
+        if let known = negativeAnswer(for: key) {
+            completion(known)
+            return
+        }
+        guard let poller = poller(for: key, pinned: false) else {
+            completion(.failed(.throttled))
+            return
+        }
+        let timeout = requestTimeout
+        Task {
+            completion(await poller.firstLoad(timeout: timeout))
+        }
+    }
+
+    /// SIGHUP: poll every configuration now (never sooner than the service allows).
+    public func pollAll() {
+        for poller in pollers.withLock({ Array($0.values) }) {
+            Task { await poller.pollNow() }
+        }
+    }
+
+    public func stop() {
+        for poller in pollers.withLock({ Array($0.values) }) {
+            Task { await poller.stop() }
+        }
+    }
+
+    public var keys: [ConfigurationKey] { pollers.withLock { Array($0.keys) } }
+
+    private func poller(for key: ConfigurationKey, pinned: Bool) -> ConfigurationPoller? {
+        let (poller, created): (ConfigurationPoller?, Bool) = pollers.withLock { pollers in
+            if let existing = pollers[key] { return (existing, false) }
+            if !pinned, pollers.count >= Self.lazyPollerLimit { return (nil, false) }
+            let made = ConfigurationPoller(key: key, pollIntervalSeconds: pollIntervalSeconds, pinned: pinned,
+                                           client: client, store: store, accept: accept)
+            pollers[key] = made
+            return (made, true)
+        }
+        if let poller, created {
+            Task {
+                await poller.setStatusObserver { [weak self] key, status in self?.statusChanged(key, status, pinned: pinned) }
+                await poller.start()
+            }
+        }
+        return poller
+    }
+
+    /// A lazy configuration whose first retrieval finds nothing is dropped and remembered for a
+    /// while, so that a client asking in a loop cannot make the agent hammer AWS.
+    private func statusChanged(_ key: ConfigurationKey, _ status: PollerStateMachine.Status, pinned: Bool) {
+        guard !pinned else { return }
+        let outcome: FirstLoadOutcome
+        switch status {
+        case .notFound: outcome = .notFound
+        case .accessDenied: outcome = .accessDenied
+        default: return
+        }
+        guard store.payload(for: key) == nil else { return }
+        let removed = pollers.withLock { $0.removeValue(forKey: key) }
+        negative.withLock { cache in
+            if cache.count >= Self.negativeCacheLimit, let oldest = cache.min(by: { $0.value.until < $1.value.until }) {
+                cache.removeValue(forKey: oldest.key)
+            }
+            cache[key] = (outcome, WallClock.monotonic() + Self.negativeCacheSeconds)
+        }
+        if let removed { Task { await removed.stop() } }
+    }
+}
