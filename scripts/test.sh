@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+python3 -m unittest discover -s Tests/Fakes -q
 swift build --build-tests
 swift test --skip-build

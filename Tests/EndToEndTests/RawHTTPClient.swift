@@ -97,11 +97,12 @@ enum RawHTTPError: Error { case connect, closed, malformed }
 
 /// One request on a new connection.
 func httpGet(port: UInt16, _ path: String, method: String = "GET", headers: [(String, String)] = [],
-             host: String = "127.0.0.1") throws -> RawHTTPResponse {
+             host: String = "127.0.0.1", body: [UInt8] = []) throws -> RawHTTPResponse {
     let connection = try RawConnection(port: port, host: host)
     var request = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
     for (name, value) in headers { request += "\(name): \(value)\r\n" }
+    if !body.isEmpty || method == "POST" || method == "PUT" { request += "Content-Length: \(body.count)\r\n" }
     request += "Connection: close\r\n\r\n"
-    connection.send(request)
+    connection.send(Array(request.utf8) + body)
     return try connection.readResponse(head: method == "HEAD")
 }

@@ -1,0 +1,147 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The real binary against the fake AppConfig Data service on loopback.
+@Suite struct DataPlaneEndToEndTests {
+    let path = "/applications/app/environments/env/configurations/cfg"
+
+    func start(_ fake: FakeAWS, _ extra: [String: String] = [:]) throws -> AgentProcess {
+        var env = fake.agentEnvironment
+        env.merge(extra) { _, new in new }
+        return try AgentProcess(environment: env)
+    }
+
+    func sessions(_ fake: FakeAWS) throws -> [[String: Any]] { try fake.calls(path: "/configurationsessions") }
+    func polls(_ fake: FakeAWS) throws -> [[String: Any]] { try fake.calls(path: "/configuration") }
+
+    @Test func firstRequestLoadsLazilyWithVersionHeaders() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", #"{"a": 1.50}"#, label: "v1")
+        let agent = try start(fake)
+        let response = try httpGet(port: agent.port, path)
+        #expect(response.status == 200)
+        #expect(response.text == #"{"a": 1.50}"#)
+        #expect(response.header("Content-Type") == "application/json")
+        #expect(response.header("Version-Label") == "v1")
+        #expect(response.header("Configuration-Version") == "v1")
+        let calls = try fake.calls()
+        #expect(!calls.isEmpty)
+        #expect(calls.allSatisfy { ($0["signature_ok"] as? Bool) == true })
+        #expect(calls.allSatisfy { (($0["signed_headers"] as? String) ?? "").contains("user-agent") == false })
+        #expect(agent.log.contains("retrieved configuration 'app:env:cfg'"))
+        #expect(!agent.log.contains(FakeAWS.secretKey))
+    }
+
+    @Test func concurrentFirstRequestsShareOneFetch() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "shared", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 300])
+        let agent = try start(fake)
+        let statuses = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 12) { _ in
+            let status = (try? httpGet(port: agent.port, path).status) ?? -1
+            statuses.withLock { $0.append(status) }
+        }
+        #expect(statuses.withLock { $0 } == Array(repeating: 200, count: 12))
+        #expect(try sessions(fake).count == 1)
+        #expect(try polls(fake).count == 1)
+    }
+
+    @Test func unknownConfigurationIs404AndALoopingClientDoesNotHammerAWS() throws {
+        let fake = try FakeAWS()
+        let agent = try start(fake)
+        for _ in 0..<20 {
+            #expect(try httpGet(port: agent.port, "/applications/no/environments/such/configurations/thing").status == 404)
+        }
+        #expect(try sessions(fake).count == 1)
+    }
+
+    @Test func accessDeniedIs502() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "access_denied"])
+        let agent = try start(fake)
+        #expect(try httpGet(port: agent.port, path).status == 502)
+    }
+
+    @Test func throttledWithNothingCachedIs502() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "throttle"])
+        let agent = try start(fake)
+        #expect(try httpGet(port: agent.port, path).status == 502)
+    }
+
+    @Test func slowFirstRetrievalGets504ThenTheConfigurationOnceItArrives() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "late", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configuration"], "kind": "slow", "delay_ms": 1500, "count": 1])
+        let agent = try start(fake, ["REQUEST_TIMEOUT": "400ms"])
+        let started = Date()
+        let first = try httpGet(port: agent.port, path)
+        #expect(first.status == 504)
+        #expect(Date().timeIntervalSince(started) < 1.2)
+        // The call itself times out after REQUEST_TIMEOUT; the poller retries and gets it.
+        #expect(waitUntil(seconds: 10) { (try? httpGet(port: agent.port, path).text) == "late" })
+    }
+
+    @Test func prefetchListIsRetrievedAtStartUp() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "one", contentType: "text/plain")
+        try fake.putConfiguration("app", "env", "two", "two", contentType: "text/plain")
+        let agent = try start(fake, ["PREFETCH_LIST": "app:env:cfg, app:env:two"])
+        #expect(waitUntil(seconds: 5) { ((try? polls(fake).count) ?? 0) >= 2 })
+        #expect(try httpGet(port: agent.port, "/applications/app/environments/env/configurations/two").text == "two")
+    }
+
+    @Test func newVersionIsServedAfterAPollAndTokensAreNeverReused() throws {
+        let fake = try FakeAWS()
+        try fake.settings(["next_poll_interval": 1])
+        try fake.putConfiguration("app", "env", "cfg", #"{"v":1}"#, label: "1")
+        let agent = try start(fake, ["PREFETCH_LIST": "app:env:cfg"])
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).text) == #"{"v":1}"# })
+        for version in 2...4 {
+            try fake.putConfiguration("app", "env", "cfg", #"{"v":\#(version)}"#, label: "\(version)")
+            Thread.sleep(forTimeInterval: 1.1)
+            agent.signal(SIGHUP)
+            #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).header("Version-Label")) == "\(version)" })
+        }
+        let polls = try polls(fake)
+        #expect(polls.count >= 4)
+        #expect(polls.allSatisfy { ($0["status"] as? Int) == 200 })
+        let tokens = polls.compactMap { ($0["query_params"] as? [String: Any])?["configuration_token"] as? String }
+        #expect(Set(tokens).count == tokens.count)
+    }
+
+    @Test(arguments: ["status500", "truncate", "drop", "throttle"])
+    func lastGoodConfigurationStaysInServiceWhenAPollFails(kind: String) throws {
+        let fault: [String: Any] = kind == "status500" ? ["kind": "status", "status": 500] : ["kind": kind]
+        let fake = try FakeAWS()
+        try fake.settings(["next_poll_interval": 1])
+        try fake.putConfiguration("app", "env", "cfg", "good", contentType: "text/plain", label: "1")
+        let agent = try start(fake, ["PREFETCH_LIST": "app:env:cfg"])
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).text) == "good" })
+        try fake.putConfiguration("app", "env", "cfg", "newer-but-broken-in-transit", contentType: "text/plain", label: "2")
+        var spec = fault
+        spec["match"] = ["path": "/configuration"]
+        try fake.fault(spec)
+        Thread.sleep(forTimeInterval: 1.1)
+        agent.signal(SIGHUP)
+        #expect(waitUntil(seconds: 5) { ((try? polls(fake).count) ?? 0) >= 2 })
+        let response = try httpGet(port: agent.port, path)
+        #expect(response.status == 200)
+        #expect(response.text == "good")
+        #expect(response.header("Version-Label") == "1")
+    }
+
+    @Test func missingRegionStopsStartUpWithOneLine() throws {
+        var env = try FakeAWS().agentEnvironment
+        env.removeValue(forKey: "SERVICE_REGION")
+        env["AWS_CONFIG_FILE"] = "/nonexistent/config"
+        let agent = try AgentProcess(environment: env, waitForListening: false)
+        let status = agent.waitForExit(timeout: 10)
+        #expect(status != nil && status != 0)
+        #expect(agent.log.contains("region"))
+    }
+}
