@@ -12,6 +12,8 @@ public enum AgentMain {
         case "--version", "version":
             print("appconfig-agent \(AgentVersion.current)")
             exit(0)
+        case "healthcheck":
+            exit(HealthCheck.run(environment: environment))
         case "--help", "-h", "help":
             print(usage)
             exit(0)
@@ -45,9 +47,10 @@ public enum AgentMain {
     }
 
     static let usage = """
-        usage: appconfig-agent [--version | --help]
+        usage: appconfig-agent [--version | --help | healthcheck]
         Serves AWS AppConfig configurations on http://localhost:2772. Configured by environment
         variables (HTTP_PORT, POLL_INTERVAL, LOCAL_DEVELOPMENT_DIRECTORY, ...): see the README.
+        healthcheck: exit 0 when the agent on HTTP_PORT answers /ping, else 1 (container health checks).
         """
 
     /// One line on stderr and a non-zero exit: how every start-up error ends.

@@ -81,3 +81,15 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+@Suite struct HealthCheckEndToEndTests {
+    @Test func healthcheckSucceedsAgainstARunningAgentAndFailsWithout() throws {
+        let directory = try ServingEndToEndTests.configDirectory([:])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path])
+        let good = try AgentProcess(environment: ["HTTP_PORT": String(agent.port)], arguments: ["healthcheck"], waitForListening: false)
+        #expect(good.waitForExit(timeout: 5) == 0)
+        agent.stop()
+        let bad = try AgentProcess(environment: ["HTTP_PORT": String(agent.port)], arguments: ["healthcheck"], waitForListening: false)
+        #expect(bad.waitForExit(timeout: 5) == 1)
+    }
+}
