@@ -1,4 +1,5 @@
 import CLibEvent
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,9 @@ final class EventLoop: @unchecked Sendable {
     /// Requests waiting for a configuration's first load, by connection: a connection that closes
     /// takes its requests with it, and a late answer must not touch them.
     private var waiting: [OpaquePointer: Set<OpaquePointer>] = [:]
+    /// Long polls by configuration: each holds the version its client has.
+    private var changeWaiters: [ConfigurationKey: [ChangeWaiter]] = [:]
+    private var nextWaiterId = 0
     private var thread: NativeThread?
 
     init(configuration: HTTPServerConfiguration, router: Router, connections: ConnectionBudget) throws(SystemError) {
@@ -138,7 +142,53 @@ final class EventLoop: @unchecked Sendable {
             loader.load(key) { [weak self] outcome in
                 self?.runOnLoop { loop in loop.finishWaiting(handles, outcome: outcome) }
             }
+        case .awaitChange(let key, let version, let wait):
+            guard let connection = evhttp_request_get_connection(request), let base else {
+                send(router.route(routed), to: request, close: false, head: method == .head)
+                return
+            }
+            waiting[connection, default: []].insert(request)
+            let waiter = ChangeWaiter(id: nextWaiterId, handles: WaitingRequest(request: request, connection: connection), version: version)
+            nextWaiterId += 1
+            changeWaiters[key, default: []].append(waiter)
+            changeWaiterCount.add(1, ordering: .relaxed)
+            let expiry = Unmanaged.passRetained(WaitExpiry(loop: self, key: key, id: waiter.id)).toOpaque()
+            let (seconds, attoseconds) = wait.components
+            var delay = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+            if event_base_once(base, -1, Int16(EV_TIMEOUT), eventLoopWaitExpired, expiry, &delay) != 0 {
+                Unmanaged<WaitExpiry>.fromOpaque(expiry).release()
+                finishChangeWaiter(key: key, id: waiter.id)
+            }
         }
+    }
+
+    /// Long polls still waiting, across this loop (for metrics and the store observer's fast path).
+    let changeWaiterCount = Atomic<Int>(0)
+
+    /// After a store change: answers every long poll whose configuration now has another version
+    /// (or is gone). Called on the loop thread.
+    func configurationsChanged(_ snapshot: StoreSnapshot) {
+        for (key, waiters) in changeWaiters {
+            let current = snapshot[key]?.version
+            guard current != waiters.first?.version else { continue }
+            for waiter in waiters where waiter.version != current { finishChangeWaiter(key: key, id: waiter.id) }
+        }
+    }
+
+    /// Ends one long poll: a new version if there is one, else 304 (or 404 if the configuration went away).
+    fileprivate func finishChangeWaiter(key: ConfigurationKey, id: Int) {
+        guard var waiters = changeWaiters[key], let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = waiters.remove(at: index)
+        changeWaiters[key] = waiters.isEmpty ? nil : waiters
+        changeWaiterCount.subtract(1, ordering: .relaxed)
+        let handles = waiter.handles
+        guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
+        if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
+        guard let uri = evhttp_request_get_uri(handles.request) else { return }
+        let method = Self.method(evhttp_request_get_command(handles.request))
+        let routed = LibeventRequest(method: method, target: String(cString: uri),
+                                     headers: evhttp_request_get_input_headers(handles.request))
+        send(router.route(routed), to: handles.request, close: false, head: method == .head)
     }
 
     /// Answers a request that waited for its configuration, if its connection is still there.
@@ -154,7 +204,13 @@ final class EventLoop: @unchecked Sendable {
     }
 
     fileprivate func connectionClosed(_ connection: OpaquePointer) {
-        waiting.removeValue(forKey: connection)
+        if let requests = waiting.removeValue(forKey: connection), !changeWaiters.isEmpty {
+            for (key, waiters) in changeWaiters {
+                let kept = waiters.filter { !requests.contains($0.handles.request) }
+                changeWaiterCount.subtract(waiters.count - kept.count, ordering: .relaxed)
+                changeWaiters[key] = kept.isEmpty ? nil : kept
+            }
+        }
         if knownConnections.remove(connection) != nil { connections.release() }
     }
 
@@ -175,6 +231,7 @@ final class EventLoop: @unchecked Sendable {
             _ = payload.contentTypeC.withUnsafeBufferPointer { evhttp_add_header(headers, "Content-Type", $0.baseAddress) }
             _ = payload.versionC.withUnsafeBufferPointer { evhttp_add_header(headers, "Configuration-Version", $0.baseAddress) }
             _ = payload.versionLabelC?.withUnsafeBufferPointer { evhttp_add_header(headers, "Version-Label", $0.baseAddress) }
+            _ = payload.etagC.withUnsafeBufferPointer { evhttp_add_header(headers, "ETag", $0.baseAddress) }
         } else if let contentType = response.contentType {
             evhttp_add_header(headers, "Content-Type", contentType)
         }
@@ -246,6 +303,23 @@ private struct WaitingRequest: @unchecked Sendable {
     let connection: OpaquePointer
 }
 
+private struct ChangeWaiter {
+    let id: Int
+    let handles: WaitingRequest
+    let version: String
+}
+
+private final class WaitExpiry {
+    let loop: EventLoop
+    let key: ConfigurationKey
+    let id: Int
+    init(loop: EventLoop, key: ConfigurationKey, id: Int) {
+        self.loop = loop
+        self.key = key
+        self.id = id
+    }
+}
+
 private final class LoopTask {
     let loop: EventLoop
     let body: @Sendable (EventLoop) -> Void
@@ -271,6 +345,12 @@ private func eventLoopRunTask(_ fd: Int32, _ what: Int16, _ context: UnsafeMutab
     guard let context else { return }
     let task = Unmanaged<LoopTask>.fromOpaque(context).takeRetainedValue()
     task.body(task.loop)
+}
+
+private func eventLoopWaitExpired(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let expiry = Unmanaged<WaitExpiry>.fromOpaque(context).takeRetainedValue()
+    expiry.loop.finishChangeWaiter(key: expiry.key, id: expiry.id)
 }
 
 private func eventLoopReleasePayload(_ data: UnsafeRawPointer?, _ length: Int, _ context: UnsafeMutableRawPointer?) {

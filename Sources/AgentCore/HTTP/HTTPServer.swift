@@ -72,6 +72,16 @@ public final class HTTPServer: Sendable {
         for loop in loops { try loop.start() }
     }
 
+    /// Wakes the long polls of every loop that has any, after the store changed.
+    public func configurationsChanged(_ snapshot: StoreSnapshot) {
+        for loop in loops where loop.changeWaiterCount.load(ordering: .relaxed) > 0 {
+            loop.runOnLoop { $0.configurationsChanged(snapshot) }
+        }
+    }
+
+    /// Long polls waiting now, across loops.
+    public var longPollWaiters: Int { loops.reduce(0) { $0 + $1.changeWaiterCount.load(ordering: .relaxed) } }
+
     /// Stops accepting new connections; requests already in progress are finished.
     public func stopAccepting() {
         for loop in loops { loop.runOnLoop { $0.closeListeners() } }

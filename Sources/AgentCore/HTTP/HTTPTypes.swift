@@ -35,7 +35,7 @@ public struct RouteResponse: Sendable {
     public var contentType: String?
     public var headers: [(name: String, value: String)]
     public var body: ResponseBody
-    /// The configuration served, when the answer is one; its prebuilt header values are used.
+    /// The configuration served, when the answer is one (200 or 304); its prebuilt header values are used.
     public var payload: ConfigurationPayload?
 
     public init(status: Int, contentType: String? = nil, headers: [(name: String, value: String)] = [],
@@ -57,6 +57,7 @@ public struct RouteResponse: Sendable {
         if name.lowercased() == "content-type" { return contentType ?? payload?.contentType }
         if let payload, name.lowercased() == "configuration-version" { return payload.version }
         if let payload, name.lowercased() == "version-label" { return payload.versionLabel }
+        if let payload, name.lowercased() == "etag" { return payload.etag }
         return headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 

@@ -16,12 +16,18 @@ public struct Router: Sendable {
     public enum Result: Sendable {
         case response(RouteResponse)
         case awaitFirstLoad(ConfigurationKey)
+        /// Long poll: the client has `version`; answer when another is cached, or 304 after `wait`.
+        case awaitChange(ConfigurationKey, version: String, wait: Duration)
     }
+
+    /// The longest `?wait=` honoured; longer asks are cut to it.
+    public static let maximumWait: Duration = .seconds(300)
 
     /// Answers a request at once; for a configuration not cached yet, says to wait for its first load.
     public func handle(_ request: some RouteRequest) -> Result {
-        switch resolve(request) {
+        switch resolve(request, waitAllowed: true) {
         case .answer(let response): return .response(response)
+        case .unchanged(let payload, let wait): return .awaitChange(payload.key, version: payload.version, wait: wait)
         case .missing(let key):
             guard let loader else { return .response(Self.notFound(key)) }
             if let known = loader.negativeAnswer(for: key) { return .response(Self.response(for: known, key: key)) }
@@ -31,16 +37,19 @@ public struct Router: Sendable {
 
     /// Answers a request that waited for its configuration's first retrieval.
     public func handle(_ request: some RouteRequest, after outcome: FirstLoadOutcome) -> RouteResponse {
-        switch resolve(request) {
+        switch resolve(request, waitAllowed: false) {
         case .answer(let response): response
+        case .unchanged(let payload, _): RouteResponse(status: 304, payload: payload)
         case .missing(let key): Self.response(for: outcome, key: key)
         }
     }
 
-    /// The answer when a configuration is not cached: local mode and tests.
+    /// Answers at once, whatever the request asks to wait for: a missing configuration is 404, an
+    /// unchanged one 304. For tests, local mode, and long polls whose wait has ended.
     public func route(_ request: some RouteRequest) -> RouteResponse {
-        switch resolve(request) {
+        switch resolve(request, waitAllowed: false) {
         case .answer(let response): response
+        case .unchanged(let payload, _): RouteResponse(status: 304, payload: payload)
         case .missing(let key): Self.notFound(key)
         }
     }
@@ -62,12 +71,13 @@ public struct Router: Sendable {
     private enum Resolution {
         case answer(RouteResponse)
         case missing(ConfigurationKey)
+        case unchanged(ConfigurationPayload, wait: Duration)
     }
 
     static let allowHeader = [(name: "Allow", value: "GET, HEAD")]
     static let pingBody: [UInt8] = Array("appconfig-agent \(AgentVersion.current)\n".utf8)
 
-    private func resolve(_ request: some RouteRequest) -> Resolution {
+    private func resolve(_ request: some RouteRequest, waitAllowed: Bool) -> Resolution {
         let target = request.target
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -91,7 +101,17 @@ public struct Router: Sendable {
         case .configuration(let parsed): key = parsed
         }
         guard let payload = store.payload(for: key) else { return .missing(key) }
-        guard !query.isEmpty, query.utf8.contains(UInt8(ascii: "=")) else {
+        let hasQuery = !query.isEmpty && query.utf8.contains(UInt8(ascii: "="))
+        if let tags = request.header("If-None-Match"), ETagMatch.matches(tags, payload.etag) {
+            if waitAllowed, hasQuery, let waitText = PercentDecoding.queryValues(query, named: "wait")?.last {
+                guard let wait = WaitParameter.parse(waitText) else {
+                    return .answer(.error(400, "wait must be a duration such as 30s, 30 or 500ms, at most 300s"))
+                }
+                if wait > .zero { return .unchanged(payload, wait: min(wait, Self.maximumWait)) }
+            }
+            return .answer(RouteResponse(status: 304, payload: payload))
+        }
+        guard hasQuery else {
             return .answer(RouteResponse(status: 200, body: .payload(payload), payload: payload))
         }
         guard let flags = PercentDecoding.queryValues(query, named: "flag") else {
@@ -126,5 +146,33 @@ enum ConfigurationRoute: Equatable {
         }
         guard !application.isEmpty, !environment.isEmpty, !profile.isEmpty else { return nil }
         self = .configuration(ConfigurationKey(application: application, environment: environment, profile: profile))
+    }
+}
+
+/// `If-None-Match` against one entity tag (RFC 9110 §13.1.2: weak comparison, `*`, lists).
+enum ETagMatch {
+    static func matches(_ header: String, _ etag: String) -> Bool {
+        for candidate in header.split(separator: ",") {
+            var tag = candidate.drop { $0 == " " || $0 == "\t" }
+            while tag.last == " " || tag.last == "\t" { tag.removeLast() }
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
+            if tag == etag { return true }
+        }
+        return false
+    }
+}
+
+/// `?wait=`: a bare number is seconds; `ms`, `s`, `m` units.
+enum WaitParameter {
+    static func parse(_ text: String) -> Duration? {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 9, let value = Int(digits) else { return nil }
+        switch text.dropFirst(digits.count) {
+        case "", "s": return .seconds(value)
+        case "ms": return .milliseconds(value)
+        case "m": return .seconds(value * 60)
+        default: return nil
+        }
     }
 }

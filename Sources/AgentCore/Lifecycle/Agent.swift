@@ -33,6 +33,7 @@ public final class Agent: Sendable {
 
     /// Starts everything and blocks until SIGTERM or SIGINT has been handled; returns the exit status.
     public func run() -> Int32 {
+        store.observe { [server] snapshot in server.configurationsChanged(snapshot) }
         let watcher = SignalWatcher { [self] signal in
             switch signal {
             case .terminate(let number): self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM")

@@ -25,6 +25,9 @@ public final class ConfigurationPayload: Sendable {
     /// NUL-terminated header values, built once.
     let contentTypeC: [CChar]
     let versionC: [CChar]
+    /// `ETag`: the version, quoted.
+    public let etag: String
+    let etagC: [CChar]
     let versionLabelC: [CChar]?
     /// The top-level members of a JSON configuration, indexed once per version for `?flag=`.
     let flagIndex: Result<FlagIndex, FlagSelectionError>
@@ -43,6 +46,8 @@ public final class ConfigurationPayload: Sendable {
         self.count = written
         self.contentTypeC = HeaderValue.cString(contentType)
         self.versionC = HeaderValue.cString(version)
+        self.etag = "\"" + version.filter { $0 != "\"" } + "\""
+        self.etagC = HeaderValue.cString(etag)
         self.versionLabelC = versionLabel.map(HeaderValue.cString)
         if Self.isJSON(contentType) {
             self.flagIndex = Result { () throws(FlagSelectionError) in try FlagIndex(bytes: Array(content)) }
