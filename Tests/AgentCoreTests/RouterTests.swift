@@ -122,3 +122,78 @@ struct PercentDecodingTests {
         #expect(PercentDecoding.queryValues("flag=%zz", named: "flag") == nil)
     }
 }
+
+struct ReadinessTests {
+    @Test func notReadyUntilEveryRequiredConfigurationIsLoaded() {
+        let store = ConfigurationStore()
+        let readiness = Readiness(store: store, dataPlane: nil)
+        readiness.require([ConfigurationKey(parsing: "A:E:P")!, ConfigurationKey(parsing: "A:E:Q")!])
+        let router = Router(store: store, accessToken: nil, readiness: readiness)
+        let before = router.route(TestRequest(.get, "/ready"))
+        #expect(before.status == 503)
+        #expect(String(decoding: before.bodyBytes, as: UTF8.self).contains(#""configuration":"A:E:Q","required":true,"state":"pending""#))
+        store.put(payload("A:E:P", "x", version: "v1"))
+        #expect(router.route(TestRequest(.get, "/ready")).status == 503)
+        store.put(payload("A:E:Q", "y", version: "v2"))
+        let after = router.route(TestRequest(.get, "/ready"))
+        #expect(after.status == 200)
+        let body = String(decoding: after.bodyBytes, as: UTF8.self)
+        #expect(body.hasPrefix(#"{"ready":true,"#))
+        #expect(body.contains(#""configuration":"A:E:P","required":true,"state":"loaded","version":"v1""#))
+        #expect(body.contains(#""source":"local""#))
+    }
+
+    @Test func readyIsOpenButDetailsNeedTheToken() {
+        let store = ConfigurationStore()
+        let readiness = Readiness(store: store, dataPlane: nil)
+        store.put(payload("A:E:P", "x"))
+        let router = Router(store: store, accessToken: "secret-token", readiness: readiness)
+        let anonymous = router.route(TestRequest(.get, "/ready"))
+        #expect(anonymous.status == 200)
+        #expect(String(decoding: anonymous.bodyBytes, as: UTF8.self) == "{\"ready\":true}\n")
+        let detailed = router.route(TestRequest(.get, "/ready", headers: [("Authorization", "Bearer secret-token")]))
+        #expect(String(decoding: detailed.bodyBytes, as: UTF8.self).contains("A:E:P"))
+    }
+}
+
+struct ConditionalRequestTests {
+    @Test func ifNoneMatchComparesWeaklyAndHandlesListsAndStar() {
+        #expect(ETagMatch.matches("\"v1\"", "\"v1\""))
+        #expect(ETagMatch.matches("W/\"v1\"", "\"v1\""))
+        #expect(ETagMatch.matches("\"a\", \"v1\"", "\"v1\""))
+        #expect(ETagMatch.matches("*", "\"v1\""))
+        #expect(!ETagMatch.matches("\"v2\"", "\"v1\""))
+        #expect(!ETagMatch.matches("v1", "\"v1\""))
+    }
+
+    @Test func waitParameterParsesUnitsAndRejectsJunk() {
+        #expect(WaitParameter.parse("30") == .seconds(30))
+        #expect(WaitParameter.parse("30s") == .seconds(30))
+        #expect(WaitParameter.parse("500ms") == .milliseconds(500))
+        #expect(WaitParameter.parse("2m") == .seconds(120))
+        #expect(WaitParameter.parse("soon") == nil)
+        #expect(WaitParameter.parse("-1") == nil)
+        #expect(WaitParameter.parse("10h") == nil)
+    }
+
+    @Test func routerAsksToWaitOnlyWhenTheClientHasTheCurrentVersion() {
+        let store = ConfigurationStore()
+        store.put(payload("A:E:P", "x", version: "v1"))
+        let router = Router(store: store, accessToken: nil)
+        let path = "/applications/A/environments/E/configurations/P?wait=20s"
+        if case .awaitChange(let key, let version, let wait) = router.handle(TestRequest(.get, path, headers: [("If-None-Match", "\"v1\"")])) {
+            #expect(key.profile == "P")
+            #expect(version == "v1")
+            #expect(wait == .seconds(20))
+        } else {
+            Issue.record("expected a long poll")
+        }
+        if case .response(let response) = router.handle(TestRequest(.get, path, headers: [("If-None-Match", "\"v0\"")])) {
+            #expect(response.status == 200)
+        } else {
+            Issue.record("expected an answer at once")
+        }
+        let longAsk = router.handle(TestRequest(.get, "/applications/A/environments/E/configurations/P?wait=1000", headers: [("If-None-Match", "\"v1\"")]))
+        if case .awaitChange(_, _, let wait) = longAsk { #expect(wait == Router.maximumWait) } else { Issue.record("expected a capped long poll") }
+    }
+}

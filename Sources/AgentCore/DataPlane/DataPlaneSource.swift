@@ -10,6 +10,8 @@ public final class DataPlaneSource: Sendable {
     private let accept: String?
     private let pollers = Mutex<[ConfigurationKey: ConfigurationPoller]>([:])
     private let negative = Mutex<[ConfigurationKey: (outcome: FirstLoadOutcome, until: Double)]>([:])
+    /// The last status each poller reported, readable without awaiting the poller.
+    private let statuses = Mutex<[ConfigurationKey: PollerStateMachine.Status]>([:])
 
     /// How long an unknown or forbidden configuration is answered from memory before AWS is asked again.
     static let negativeCacheSeconds = 30.0
@@ -76,6 +78,9 @@ public final class DataPlaneSource: Sendable {
 
     public var keys: [ConfigurationKey] { pollers.withLock { Array($0.keys) } }
 
+    /// The last reported status of every configuration retrieved from AWS.
+    public var reportedStatuses: [ConfigurationKey: PollerStateMachine.Status] { statuses.withLock { $0 } }
+
     private func poller(for key: ConfigurationKey, pinned: Bool) -> ConfigurationPoller? {
         let (poller, created): (ConfigurationPoller?, Bool) = pollers.withLock { pollers in
             if let existing = pollers[key] { return (existing, false) }
@@ -97,6 +102,7 @@ public final class DataPlaneSource: Sendable {
     /// A lazy configuration whose first retrieval finds nothing is dropped and remembered for a
     /// while, so that a client asking in a loop cannot make the agent hammer AWS.
     private func statusChanged(_ key: ConfigurationKey, _ status: PollerStateMachine.Status, pinned: Bool) {
+        statuses.withLock { $0[key] = status }
         guard !pinned else { return }
         let outcome: FirstLoadOutcome
         switch status {
@@ -106,6 +112,7 @@ public final class DataPlaneSource: Sendable {
         }
         guard store.payload(for: key) == nil else { return }
         let removed = pollers.withLock { $0.removeValue(forKey: key) }
+        statuses.withLock { _ = $0.removeValue(forKey: key) }
         negative.withLock { cache in
             if cache.count >= Self.negativeCacheLimit, let oldest = cache.min(by: { $0.value.until < $1.value.until }) {
                 cache.removeValue(forKey: oldest.key)

@@ -5,11 +5,13 @@ public struct Router: Sendable {
     public let accessToken: AccessTokenCheck?
     /// Retrieves configurations on their first request (AWS mode); nil in local mode.
     public let loader: DataPlaneSource?
+    public let readiness: Readiness?
 
-    public init(store: ConfigurationStore, accessToken: String?, loader: DataPlaneSource? = nil) {
+    public init(store: ConfigurationStore, accessToken: String?, loader: DataPlaneSource? = nil, readiness: Readiness? = nil) {
         self.store = store
         self.accessToken = accessToken.map(AccessTokenCheck.init(token:))
         self.loader = loader
+        self.readiness = readiness
     }
 
     /// What to do with a request: answer now, or wait for a configuration's first retrieval.
@@ -87,7 +89,12 @@ public struct Router: Sendable {
             guard request.method == .get || request.method == .head else { return .answer(Self.methodNotAllowed) }
             return .answer(RouteResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .bytes(Self.pingBody)))
         }
-        if let accessToken, !accessToken.allows(authorization: request.header("Authorization")) {
+        let authorized = accessToken?.allows(authorization: request.header("Authorization")) ?? true
+        if path == "/ready" {
+            guard request.method == .get || request.method == .head else { return .answer(Self.methodNotAllowed) }
+            return .answer(ready(detailed: authorized))
+        }
+        if !authorized {
             return .answer(.error(401, "unauthorized: send Authorization: Bearer <ACCESS_TOKEN>",
                           headers: [(name: "WWW-Authenticate", value: "Bearer")]))
         }
@@ -121,6 +128,13 @@ public struct Router: Sendable {
             return .answer(RouteResponse(status: 200, body: .payload(payload), payload: payload))
         }
         return .answer(FlagResponder.respond(payload: payload, flags: flags))
+    }
+
+    /// `/ready` is open like `/ping` (for probes); its per-configuration details need the token.
+    private func ready(detailed: Bool) -> RouteResponse {
+        let (ready, body) = readiness?.report() ?? (true, "{\"ready\":true,\"configurations\":[]}\n")
+        let text = detailed ? body : "{\"ready\":\(ready)}\n"
+        return RouteResponse(status: ready ? 200 : 503, contentType: "application/json", body: .bytes(Array(text.utf8)))
     }
 
     static let methodNotAllowed = RouteResponse.error(405, "method not allowed", headers: allowHeader)

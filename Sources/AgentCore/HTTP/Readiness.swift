@@ -1,0 +1,84 @@
+import Synchronization
+
+/// `/ready`: whether every configuration the agent was told to load (PREFETCH_LIST, manifest) has
+/// been loaded once, from the service, a backup or the local directory.
+public final class Readiness: Sendable {
+    private let store: ConfigurationStore
+    private let dataPlane: DataPlaneSource?
+    private let required = Mutex<[ConfigurationKey]>([])
+
+    public init(store: ConfigurationStore, dataPlane: DataPlaneSource?) {
+        self.store = store
+        self.dataPlane = dataPlane
+    }
+
+    /// Adds configurations that must be loaded before the agent is ready.
+    public func require(_ keys: [ConfigurationKey]) {
+        required.withLock { list in
+            for key in keys where !list.contains(key) { list.append(key) }
+        }
+    }
+
+    /// Replaces the required set (a new manifest).
+    public func setRequired(_ keys: [ConfigurationKey]) {
+        required.withLock { $0 = keys }
+    }
+
+    public var isReady: Bool {
+        let snapshot = store.snapshot()
+        return required.withLock { $0 }.allSatisfy { snapshot[$0] != nil }
+    }
+
+    /// The status code and JSON body of `/ready`.
+    public func report(now: Double = WallClock.now()) -> (ready: Bool, body: String) {
+        let snapshot = store.snapshot()
+        let statuses = dataPlane?.reportedStatuses ?? [:]
+        let requiredKeys = required.withLock { $0 }
+        var keys = requiredKeys
+        for key in snapshot.configurations.keys.sorted(by: { $0.description < $1.description }) where !keys.contains(key) {
+            keys.append(key)
+        }
+        let ready = requiredKeys.allSatisfy { snapshot[$0] != nil }
+        var entries: [String] = []
+        for key in keys {
+            var fields = ["\"configuration\":\(JSONText.quoted(key.description))",
+                          "\"required\":\(requiredKeys.contains(key))"]
+            if let payload = snapshot[key] {
+                fields.append("\"state\":\"loaded\"")
+                fields.append("\"version\":\(JSONText.quoted(payload.version))")
+                fields.append("\"ageSeconds\":\(Int(max(0, now - payload.receivedAt)))")
+                fields.append("\"source\":\"\(payload.source.rawValue)\"")
+            } else {
+                switch statuses[key] {
+                case .failing(let error)?: fields.append("\"state\":\"failing\",\"error\":\(JSONText.quoted(error.description))")
+                case .notFound?: fields.append("\"state\":\"not_found\"")
+                case .accessDenied?: fields.append("\"state\":\"access_denied\"")
+                default: fields.append("\"state\":\"pending\"")
+                }
+            }
+            entries.append("{" + fields.joined(separator: ",") + "}")
+        }
+        return (ready, "{\"ready\":\(ready),\"configurations\":[\(entries.joined(separator: ","))]}\n")
+    }
+}
+
+enum JSONText {
+    /// A JSON string literal for `text`.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
