@@ -38,7 +38,7 @@ public enum AgentMain {
 
         let agent: Agent
         do {
-            agent = try Agent(settings: settings)
+            agent = try Agent(settings: settings, environment: environment)
         } catch {
             log.fatal("\(error)")
             fail("\(error)", status: 1)

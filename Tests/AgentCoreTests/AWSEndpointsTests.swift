@@ -6,7 +6,7 @@ struct AWSEndpointsTests {
         ("us-east-1", false, false, "https://appconfigdata.us-east-1.amazonaws.com", "https://sts.us-east-1.amazonaws.com"),
         ("eu-west-1", true, false, "https://appconfigdata-fips.eu-west-1.amazonaws.com", "https://sts-fips.eu-west-1.amazonaws.com"),
         ("us-west-2", false, true, "https://appconfigdata.us-west-2.api.aws", "https://sts.us-west-2.api.aws"),
-        ("us-gov-west-1", true, true, "https://appconfigdata-fips.us-gov-west-1.api.aws", "https://sts-fips.us-gov-west-1.api.aws"),
+        ("us-gov-west-1", true, true, "https://appconfigdata-fips.us-gov-west-1.api.aws", "https://sts.us-gov-west-1.api.aws"),
         ("cn-north-1", false, false, "https://appconfigdata.cn-north-1.amazonaws.com.cn", "https://sts.cn-north-1.amazonaws.com.cn"),
         ("cn-northwest-1", false, true, "https://appconfigdata.cn-northwest-1.api.amazonwebservices.com.cn", "https://sts.cn-northwest-1.api.amazonwebservices.com.cn"),
         ("us-iso-east-1", false, false, "https://appconfigdata.us-iso-east-1.c2s.ic.gov", "https://sts.us-iso-east-1.c2s.ic.gov"),

@@ -54,7 +54,9 @@ public struct AWSEndpoints: Sendable, Equatable {
         }
 
         func host(service: String, region: String, fips: Bool, dualStack: Bool) -> String {
-            let name = fips ? "\(service)-fips" : service
+            // GovCloud's standard STS endpoints are already FIPS endpoints; there is no sts-fips there.
+            let fipsName = fips && !(service == "sts" && region.hasPrefix("us-gov-"))
+            let name = fipsName ? "\(service)-fips" : service
             return "\(name).\(region).\(dualStack ? dualStackSuffix : dnsSuffix)"
         }
     }

@@ -10,22 +10,34 @@ public final class Agent: Sendable {
     public let store = ConfigurationStore()
     private let server: HTTPServer
     private let localSource: LocalDirectorySource?
+    private let dataPlane: DataPlaneSource?
+    private let awsClient: CurlHTTPClient?
+    public let readiness: Readiness
     private let stopped = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
 
-    public init(settings: AgentSettings) throws(AgentStartError) {
+    public init(settings: AgentSettings, environment: [String: String]) throws(AgentStartError) {
         self.settings = settings
         if let directory = settings.localDevelopmentDirectory {
             localSource = LocalDirectorySource(directory: directory, store: store, interval: settings.pollInterval)
+            dataPlane = nil
+            awsClient = nil
         } else {
             localSource = nil
+            let aws = try AWSConnection.make(settings: settings, environment: environment)
+            awsClient = aws.client
+            dataPlane = DataPlaneSource(client: aws.dataClient, store: store, pollInterval: settings.pollInterval,
+                                        requestTimeout: settings.requestTimeout)
         }
+        readiness = Readiness(store: store, dataPlane: dataPlane)
+        readiness.require(settings.prefetchList)
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
         configuration.threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         configuration.clientTimeoutSeconds = max(1, Int(settings.clientTimeout.components.seconds))
         configuration.maxClientConnections = settings.maxClientConnections
         do {
-            server = try HTTPServer(configuration: configuration, router: Router(store: store, accessToken: settings.accessToken))
+            server = try HTTPServer(configuration: configuration, router: Router(store: store, accessToken: settings.accessToken,
+                                                                          loader: dataPlane, readiness: readiness))
         } catch {
             throw AgentStartError(message: "cannot listen on HTTP_HOST \(settings.httpHost.displayName) HTTP_PORT \(settings.httpPort): \(error)")
         }
@@ -44,6 +56,10 @@ public final class Agent: Sendable {
             log.info("local development mode: serving files from \(localSource.directory), re-read every \(settings.pollInterval.shortDescription); AWS is never called")
             localSource.start()
         }
+        if let dataPlane, !settings.prefetchList.isEmpty {
+            log.info("prefetching \(settings.prefetchList.count) configuration(s): \(settings.prefetchList.map(\.description).joined(separator: ", "))")
+            dataPlane.prefetch(settings.prefetchList)
+        }
         do {
             try server.start()
         } catch {
@@ -61,6 +77,7 @@ public final class Agent: Sendable {
     public func reload() {
         log.info("SIGHUP: reloading")
         localSource?.reloadSoon()
+        dataPlane?.pollAll()
     }
 
     /// Stops accepting, finishes in-flight requests, then lets `run` return.
@@ -68,7 +85,9 @@ public final class Agent: Sendable {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         log.info("\(reason): stopping")
         localSource?.stop()
+        dataPlane?.stop()
         server.shutdown(graceMilliseconds: 300)
+        awsClient?.shutdown()
         log.info("stopped")
         stopped.signal()
     }
