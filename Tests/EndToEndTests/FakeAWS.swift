@@ -38,8 +38,12 @@ final class FakeAWS: @unchecked Sendable {
     }
 
     deinit {
-        process.terminate()
-        process.waitUntilExit()
+        // No waitUntilExit: it spins a run loop; poll, and make sure the fake is gone.
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(pid, SIGKILL) }
     }
 
     var endpoint: String { "http://127.0.0.1:\(port)" }
