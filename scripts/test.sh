@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus-client
 python3 -m unittest discover -s Tests/Fakes -q
+./scripts/packaging-tests.sh
 swift build --build-tests
-swift test --skip-build
+exposition="$(mktemp)"
+trap 'rm -f "$exposition"' EXIT
+METRICS_EXPOSITION_OUT="$exposition" swift test --skip-build
+python3 Tests/Metrics/check_exposition.py < "$exposition" >/dev/null
