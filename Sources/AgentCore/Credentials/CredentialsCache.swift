@@ -169,6 +169,7 @@ final class CredentialsCache: Sendable {
                 g.state = policy.completed(g.state, with: result, at: finished)
                 g.task = nil
             }
+            AgentMetrics.shared.recordCredentialRefresh(source: label, outcome: (try? result.get()) == nil ? .failure : .success)
             if case .success(let credentials) = result {
                 let expiry = credentials.expiration.map { "; they expire at \($0)" } ?? ""
                 log.debug("obtained \(label)\(expiry)")

@@ -106,6 +106,7 @@ actor ConfigurationPoller {
                     let (token, _) = try await client.startSession(key, pollIntervalSeconds: interval)
                     self.handle(.sessionStarted(token: token, now: now))
                 } catch {
+                    AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error))
                     self.handle(.sessionFailed(error, now: WallClock.monotonic()))
                 }
             }
@@ -116,6 +117,7 @@ actor ConfigurationPoller {
                     let answer = try await client.getLatestConfiguration(key, token: token, accept: accept)
                     self.received(answer, started: started)
                 } catch {
+                    AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error))
                     self.handle(.configurationFailed(error, now: WallClock.monotonic()))
                 }
             }
@@ -139,6 +141,7 @@ actor ConfigurationPoller {
 
     private func received(_ answer: LatestConfiguration, started: Double) {
         let requestId = answer.requestId.map { ", request id \($0)" } ?? ""
+        AgentMetrics.shared.recordPoll(key, outcome: answer.content.isEmpty && machine.hasLoaded ? .unchanged : .changed)
         if answer.content.isEmpty && machine.hasLoaded {
             log.debug("configuration '\(key)' unchanged (\(Milliseconds.text(since: started))\(requestId))")
         } else {

@@ -24,6 +24,9 @@ final class EventLoop: @unchecked Sendable {
     /// Long polls by configuration: each holds the version its client has.
     private var changeWaiters: [ConfigurationKey: [ChangeWaiter]] = [:]
     private var nextWaiterId = 0
+    /// When the request being handled now arrived (loop thread only); waiting requests are timed
+    /// from when they are answered, so their latency is the handler's, not the wait's.
+    private var requestStarted = 0.0
     private var thread: NativeThread?
 
     init(configuration: HTTPServerConfiguration, router: Router, connections: ConnectionBudget) throws(SystemError) {
@@ -102,6 +105,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Requests
 
     fileprivate func handle(_ request: OpaquePointer) {
+        requestStarted = WallClock.monotonic()
         if let connection = evhttp_request_get_connection(request), !knownConnections.contains(connection) {
             guard connections.tryAcquire() else {
                 send(RouteResponse.error(503, "too many client connections"), to: request, close: true)
@@ -152,6 +156,7 @@ final class EventLoop: @unchecked Sendable {
             nextWaiterId += 1
             changeWaiters[key, default: []].append(waiter)
             changeWaiterCount.add(1, ordering: .relaxed)
+            AgentMetrics.shared.longPollWaiters.increment()
             let expiry = Unmanaged.passRetained(WaitExpiry(loop: self, key: key, id: waiter.id)).toOpaque()
             let (seconds, attoseconds) = wait.components
             var delay = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
@@ -181,6 +186,8 @@ final class EventLoop: @unchecked Sendable {
         let waiter = waiters.remove(at: index)
         changeWaiters[key] = waiters.isEmpty ? nil : waiters
         changeWaiterCount.subtract(1, ordering: .relaxed)
+        AgentMetrics.shared.longPollWaiters.decrement()
+        requestStarted = WallClock.monotonic()
         let handles = waiter.handles
         guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
         if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
@@ -193,6 +200,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Answers a request that waited for its configuration, if its connection is still there.
     private func finishWaiting(_ handles: WaitingRequest, outcome: FirstLoadOutcome) {
+        requestStarted = WallClock.monotonic()
         guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
         if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
         let request = handles.request
@@ -208,6 +216,7 @@ final class EventLoop: @unchecked Sendable {
             for (key, waiters) in changeWaiters {
                 let kept = waiters.filter { !requests.contains($0.handles.request) }
                 changeWaiterCount.subtract(waiters.count - kept.count, ordering: .relaxed)
+                AgentMetrics.shared.longPollWaiters.decrement(by: Double(waiters.count - kept.count))
                 changeWaiters[key] = kept.isEmpty ? nil : kept
             }
         }
@@ -225,6 +234,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func send(_ response: RouteResponse, to request: OpaquePointer, close: Bool, head: Bool = false) {
+        let elapsed = WallClock.monotonic() - requestStarted
+        AgentMetrics.shared.http.record(route: Self.routeLabel(evhttp_request_get_uri(request)), status: response.status,
+                                        seconds: elapsed < 0 || elapsed > 60 ? 0 : elapsed)
         guard let headers = evhttp_request_get_output_headers(request),
               let body = evhttp_request_get_output_buffer(request) else { return }
         if let payload = response.payload {
@@ -258,6 +270,16 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         evhttp_send_reply(request, Int32(response.status), HTTPStatus.reason(response.status), nil)
+    }
+
+    /// The route label for metrics, from the raw target without allocating.
+    static func routeLabel(_ uri: UnsafePointer<CChar>?) -> HTTPRouteLabel {
+        guard let uri else { return .other }
+        if strncmp(uri, "/applications/", 14) == 0 { return strstr(uri, "flag=") != nil ? .flag : .configuration }
+        if strcmp(uri, "/ping") == 0 { return .ping }
+        if strncmp(uri, "/ready", 6) == 0 { return .ready }
+        if strncmp(uri, "/metrics", 8) == 0 { return .metrics }
+        return .other
     }
 
     private static func method(_ command: evhttp_cmd_type) -> HTTPMethod {

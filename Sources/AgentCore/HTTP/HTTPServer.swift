@@ -115,9 +115,13 @@ final class ConnectionBudget: Sendable {
             open.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
+        AgentMetrics.shared.clientConnections.increment()
         return true
     }
 
-    func release() { open.wrappingSubtract(1, ordering: .relaxed) }
+    func release() {
+        open.wrappingSubtract(1, ordering: .relaxed)
+        AgentMetrics.shared.clientConnections.decrement()
+    }
     var current: Int { open.load(ordering: .relaxed) }
 }

@@ -98,6 +98,11 @@ public struct Router: Sendable {
             return .answer(.error(401, "unauthorized: send Authorization: Bearer <ACCESS_TOKEN>",
                           headers: [(name: "WWW-Authenticate", value: "Bearer")]))
         }
+        if path == "/metrics" {
+            guard request.method == .get || request.method == .head else { return .answer(Self.methodNotAllowed) }
+            return .answer(RouteResponse(status: 200, contentType: MetricsRegistry.contentType,
+                                         body: .bytes(Array(MetricsRegistry.shared.exposition().utf8))))
+        }
         guard let route = ConfigurationRoute(path: path) else {
             return .answer(.error(404, "not found"))
         }

@@ -15,6 +15,8 @@ public final class Agent: Sendable {
     public let readiness: Readiness
     private let stopped = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
+    private let notifier: SystemdNotifier?
+    private let watchdog: Watchdog?
 
     public init(settings: AgentSettings, environment: [String: String]) throws(AgentStartError) {
         self.settings = settings
@@ -29,6 +31,8 @@ public final class Agent: Sendable {
             dataPlane = DataPlaneSource(client: aws.dataClient, store: store, pollInterval: settings.pollInterval,
                                         requestTimeout: settings.requestTimeout)
         }
+        notifier = SystemdNotifier.fromEnvironment(environment)
+        watchdog = notifier.flatMap { notifier in notifier.watchdogPingInterval.map { Watchdog(notifier: notifier, interval: $0) } }
         readiness = Readiness(store: store, dataPlane: dataPlane)
         readiness.require(settings.prefetchList)
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
@@ -45,7 +49,11 @@ public final class Agent: Sendable {
 
     /// Starts everything and blocks until SIGTERM or SIGINT has been handled; returns the exit status.
     public func run() -> Int32 {
-        store.observe { [server] snapshot in server.configurationsChanged(snapshot) }
+        let versions = VersionMetrics()
+        store.observe { [server] snapshot in
+            server.configurationsChanged(snapshot)
+            versions.update(snapshot)
+        }
         let watcher = SignalWatcher { [self] signal in
             switch signal {
             case .terminate(let number): self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM")
@@ -68,6 +76,8 @@ public final class Agent: Sendable {
         }
         let endpoints = server.boundAddresses.map { $0.contains(":") ? "[\($0)]:\(server.port)" : "\($0):\(server.port)" }
         log.info("appconfig-agent \(AgentVersion.current) listening on \(endpoints.joined(separator: ", "))")
+        notifier?.ready(status: "listening on \(endpoints.joined(separator: ", "))")
+        watchdog?.start()
         stopped.wait()
         withExtendedLifetime(watcher) {}
         return 0
@@ -84,6 +94,8 @@ public final class Agent: Sendable {
     public func stop(reason: String) {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         log.info("\(reason): stopping")
+        notifier?.stopping()
+        watchdog?.stop()
         localSource?.stop()
         dataPlane?.stop()
         server.shutdown(graceMilliseconds: 300)
@@ -105,6 +117,62 @@ public final class Agent: Sendable {
         if fd < 0 { return false }
         close(fd)
         return true
+    }
+}
+
+/// Keeps `appconfig_agent_configuration_version` in step with the store: one series per
+/// configuration, replaced when its version changes, removed when it stops being served.
+final class VersionMetrics: Sendable {
+    private let served = Mutex<[ConfigurationKey: String]>([:])
+
+    func update(_ snapshot: StoreSnapshot) {
+        served.withLock { served in
+            for (key, payload) in snapshot.configurations where served[key] != payload.version {
+                AgentMetrics.shared.setConfigurationVersion(key, version: payload.version, source: payload.source.rawValue)
+                served[key] = payload.version
+            }
+            for key in served.keys where snapshot[key] == nil {
+                AgentMetrics.shared.forgetConfiguration(key)
+                served.removeValue(forKey: key)
+            }
+        }
+    }
+}
+
+/// systemd's watchdog: `WATCHDOG=1` every half `WatchdogSec`, but only while the work that polls
+/// AWS is making progress: each ping is sent only if a heartbeat task, scheduled on the same Swift
+/// concurrency pool that runs every poller, has run since the previous tick. A stalled pool (a
+/// deadlock, a blocked thread pool) stops the pings and systemd restarts the agent.
+final class Watchdog: Sendable {
+    private let notifier: SystemdNotifier
+    private let interval: Duration
+    private let beat = Atomic<Bool>(true)
+    private let queue = DispatchQueue(label: "watchdog")
+    // Made in init, resumed in start, cancelled in stop; DispatchSource is thread-safe.
+    private nonisolated(unsafe) let timer: any DispatchSourceTimer
+
+    init(notifier: SystemdNotifier, interval: Duration) {
+        self.notifier = notifier
+        self.interval = interval
+        self.timer = DispatchSource.makeTimerSource(queue: queue)
+    }
+
+    func start() {
+        let milliseconds = max(100, Int(interval.components.seconds) * 1000 + Int(interval.components.attoseconds / 1_000_000_000_000_000))
+        timer.schedule(deadline: .now(), repeating: .milliseconds(milliseconds))
+        timer.setEventHandler { [self] in tick() }
+        timer.resume()
+    }
+
+    func stop() { timer.cancel() }
+
+    private func tick() {
+        if beat.exchange(false, ordering: .relaxed) {
+            notifier.watchdog()
+        } else {
+            log.warn("watchdog: the polling tasks have not run for \(interval.shortDescription); not notifying systemd")
+        }
+        Task { [self] in beat.store(true, ordering: .relaxed) }
     }
 }
 

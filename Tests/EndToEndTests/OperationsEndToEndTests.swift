@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// systemd notify protocol, /ready, /metrics against the real binary.
+@Suite struct OperationsEndToEndTests {
+    /// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+    final class NotifySocket {
+        let fd: Int32
+        let path: String
+
+        init() throws {
+            path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8))").path
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard bound == 0 else { throw RawHTTPError.connect }
+            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit {
+            close(fd)
+            unlink(path)
+        }
+
+        /// Every message received within `seconds`, until one contains `until`.
+        func messages(until text: String, seconds: Double) -> [String] {
+            var all: [String] = []
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 {
+                    let message = String(decoding: buffer[0..<n], as: UTF8.self)
+                    all.append(message)
+                    if message.contains(text) { break }
+                }
+            }
+            return all
+        }
+    }
+
+    @Test func notifiesReadyWatchdogAndStopping() throws {
+        let notify = try NotifySocket()
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path,
+                                                   "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        let startup = notify.messages(until: "WATCHDOG=1", seconds: 5)
+        #expect(startup.contains { $0.hasPrefix("READY=1\nSTATUS=listening on 127.0.0.1:\(agent.port)") })
+        #expect(startup.contains("WATCHDOG=1"))
+        #expect(notify.messages(until: "WATCHDOG=1", seconds: 2).contains("WATCHDOG=1"))
+        agent.signal(SIGTERM)
+        #expect(notify.messages(until: "STOPPING=1", seconds: 3).contains("STOPPING=1"))
+        #expect(agent.waitForExit(timeout: 3) == 0)
+    }
+
+    @Test func readyIs503UntilPrefetchedConfigurationsAreLoaded() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 1500, "count": 1])
+        var env = fake.agentEnvironment
+        env["PREFETCH_LIST"] = "app:env:cfg"
+        env["REQUEST_TIMEOUT"] = "5s"
+        let agent = try AgentProcess(environment: env)
+        let early = try httpGet(port: agent.port, "/ready")
+        #expect(early.status == 503)
+        #expect(early.text.contains(#""configuration":"app:env:cfg","required":true,"state":"pending""#))
+        #expect(waitUntil(seconds: 10) { (try? httpGet(port: agent.port, "/ready").status) == 200 })
+        #expect(try httpGet(port: agent.port, "/ready").text.contains(#""source":"service""#))
+    }
+
+    @Test func metricsParseWithPrometheusClientAndCountRequests() throws {
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.json": #"{"f":{"enabled":true}}"#])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path])
+        for _ in 0..<3 { _ = try httpGet(port: agent.port, "/applications/app/environments/env/configurations/cfg") }
+        _ = try httpGet(port: agent.port, "/applications/app/environments/env/configurations/cfg?flag=f")
+        _ = try httpGet(port: agent.port, "/applications/app/environments/env/configurations/none")
+        let metrics = try httpGet(port: agent.port, "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(metrics.text.contains(#"appconfig_agent_http_requests_total{route="configuration",status="200"} 3"#))
+        #expect(metrics.text.contains(#"appconfig_agent_http_requests_total{route="flag",status="200"} 1"#))
+        #expect(metrics.text.contains(#"appconfig_agent_http_requests_total{route="configuration",status="404"} 1"#))
+        #expect(metrics.text.contains(#"appconfig_agent_configuration_version{configuration="app:env:cfg""#))
+        let checker = Process()
+        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checker.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Metrics/check_exposition.py").path]
+        let input = Pipe()
+        checker.standardInput = input
+        checker.standardOutput = FileHandle.nullDevice
+        try checker.run()
+        input.fileHandleForWriting.write(Data(metrics.body))
+        try input.fileHandleForWriting.close()
+        while checker.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(checker.terminationStatus == 0)
+    }
+
+    @Test func metricsNeedTheAccessToken() throws {
+        let directory = try ServingEndToEndTests.configDirectory([:])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "ACCESS_TOKEN": "tok-abcdef"])
+        #expect(try httpGet(port: agent.port, "/metrics").status == 401)
+        #expect(try httpGet(port: agent.port, "/metrics", headers: [("Authorization", "Bearer tok-abcdef")]).status == 200)
+        #expect(try httpGet(port: agent.port, "/ready").status == 200)
+    }
+}
