@@ -40,8 +40,9 @@ public enum AgentMain {
         do {
             agent = try Agent(settings: settings, environment: environment)
         } catch {
-            log.fatal("\(error)")
-            fail("\(error)", status: 1)
+            // One line on stderr; when logging goes to a file, the reason goes there too.
+            if settings.logPath != nil { log.fatal("\(error)") }
+            fail("\(error)", status: 2)
         }
         exit(agent.run())
     }

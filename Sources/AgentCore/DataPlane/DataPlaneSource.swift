@@ -29,9 +29,36 @@ public final class DataPlaneSource: Sendable {
         self.accept = accept
     }
 
+    /// Where a configuration's backup is, for the fallback when the service cannot be reached
+    /// (`PRELOAD_BACKUPS=false`); nil without one.
+    private let fallback = Mutex<(@Sendable (ConfigurationKey) -> ConfigurationPayload?)?>(nil)
+
+    public func setFallback(_ loader: @escaping @Sendable (ConfigurationKey) -> ConfigurationPayload?) {
+        fallback.withLock { $0 = loader }
+    }
+
     /// Starts pinned pollers for these configurations (PREFETCH_LIST, manifest).
     public func prefetch(_ keys: [ConfigurationKey]) {
         for key in keys { _ = poller(for: key, pinned: true) }
+    }
+
+    /// Starts retrieving one configuration, pinned (manifest, prefetch) or not (a backup loaded at
+    /// start-up), with its own client when it assumes its own role. Already retrieved: no change.
+    public func track(_ key: ConfigurationKey, pinned: Bool, client: AppConfigDataClient? = nil) {
+        _ = poller(for: key, pinned: pinned, client: client)
+    }
+
+    /// Stops retrieving a configuration (removed from the manifest, or its role changed).
+    public func untrack(_ key: ConfigurationKey) {
+        guard let poller = pollers.withLock({ $0.removeValue(forKey: key) }) else { return }
+        statuses.withLock { _ = $0.removeValue(forKey: key) }
+        Task { await poller.stop() }
+    }
+
+    /// Waits for the first outcome of a tracked configuration (WAIT_ON_MANIFEST), without a time limit.
+    public func firstOutcome(_ key: ConfigurationKey) async -> FirstLoadOutcome {
+        guard let poller = pollers.withLock({ $0[key] }) else { return .failed(.network("not retrieved")) }
+        return await poller.firstLoad(timeout: .seconds(86_400 * 365))
     }
 
     /// A remembered answer for a configuration that was just found missing or forbidden.
@@ -81,12 +108,12 @@ public final class DataPlaneSource: Sendable {
     /// The last reported status of every configuration retrieved from AWS.
     public var reportedStatuses: [ConfigurationKey: PollerStateMachine.Status] { statuses.withLock { $0 } }
 
-    private func poller(for key: ConfigurationKey, pinned: Bool) -> ConfigurationPoller? {
+    private func poller(for key: ConfigurationKey, pinned: Bool, client own: AppConfigDataClient? = nil) -> ConfigurationPoller? {
         let (poller, created): (ConfigurationPoller?, Bool) = pollers.withLock { pollers in
             if let existing = pollers[key] { return (existing, false) }
             if !pinned, pollers.count >= Self.lazyPollerLimit { return (nil, false) }
             let made = ConfigurationPoller(key: key, pollIntervalSeconds: pollIntervalSeconds, pinned: pinned,
-                                           client: client, store: store, accept: accept)
+                                           client: own ?? client, store: store, accept: accept)
             pollers[key] = made
             return (made, true)
         }
@@ -103,6 +130,11 @@ public final class DataPlaneSource: Sendable {
     /// while, so that a client asking in a loop cannot make the agent hammer AWS.
     private func statusChanged(_ key: ConfigurationKey, _ status: PollerStateMachine.Status, pinned: Bool) {
         statuses.withLock { $0[key] = status }
+        if case .failing(let error) = status, error.meansUnreachable, store.payload(for: key) == nil,
+           let backup = fallback.withLock({ $0 })?(key) {
+            log.warn("AWS AppConfig cannot be reached for '\(key)' (\(error)); serving its backup, version \(backup.version)")
+            store.put(backup)
+        }
         guard !pinned else { return }
         let outcome: FirstLoadOutcome
         switch status {

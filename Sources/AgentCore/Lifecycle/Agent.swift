@@ -17,24 +17,48 @@ public final class Agent: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let notifier: SystemdNotifier?
     private let watchdog: Watchdog?
+    private let outputs: ConfigurationFileOutputs
+    private let manifest: ManifestController?
 
     public init(settings: AgentSettings, environment: [String: String]) throws(AgentStartError) {
         self.settings = settings
+        var connection: AWSConnection?
         if let directory = settings.localDevelopmentDirectory {
             localSource = LocalDirectorySource(directory: directory, store: store, interval: settings.pollInterval)
             dataPlane = nil
             awsClient = nil
         } else {
-            localSource = nil
             let aws = try AWSConnection.make(settings: settings, environment: environment)
+            connection = aws
+            localSource = nil
             awsClient = aws.client
             dataPlane = DataPlaneSource(client: aws.dataClient, store: store, pollInterval: settings.pollInterval,
                                         requestTimeout: settings.requestTimeout)
         }
+        outputs = ConfigurationFileOutputs(backupDirectory: connection == nil ? nil : settings.backupDirectory)
         notifier = SystemdNotifier.fromEnvironment(environment)
         watchdog = notifier.flatMap { notifier in notifier.watchdogPingInterval.map { Watchdog(notifier: notifier, interval: $0) } }
         readiness = Readiness(store: store, dataPlane: dataPlane)
         readiness.require(settings.prefetchList)
+        if let dataPlane, let directory = settings.backupDirectory {
+            try Self.useBackups(directory: directory, preload: settings.preloadBackups, store: store,
+                                dataPlane: dataPlane, outputs: outputs)
+        }
+        if let source = settings.manifest {
+            let initial: Manifest?
+            do {
+                initial = try ManifestSourceLoader.load(source)
+            } catch {
+                throw AgentStartError(message: "MANIFEST: \(error)")
+            }
+            let controller = ManifestController(
+                source: source, store: store, dataPlane: dataPlane, clients: connection.map(RoleClients.init(connection:)),
+                outputs: outputs, readiness: readiness, prefetch: settings.prefetchList)
+            try controller.start(initial: initial)
+            manifest = controller
+        } else {
+            manifest = nil
+        }
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
         configuration.threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         configuration.clientTimeoutSeconds = max(1, Int(settings.clientTimeout.components.seconds))
@@ -50,9 +74,11 @@ public final class Agent: Sendable {
     /// Starts everything and blocks until SIGTERM or SIGINT has been handled; returns the exit status.
     public func run() -> Int32 {
         let versions = VersionMetrics()
-        store.observe { [server] snapshot in
+        store.observe { [server, outputs, manifest] snapshot in
             server.configurationsChanged(snapshot)
             versions.update(snapshot)
+            outputs.storeChanged(snapshot)
+            manifest?.storeChanged(snapshot)
         }
         let watcher = SignalWatcher { [self] signal in
             switch signal {
@@ -76,7 +102,16 @@ public final class Agent: Sendable {
         }
         let endpoints = server.boundAddresses.map { $0.contains(":") ? "[\($0)]:\(server.port)" : "\($0):\(server.port)" }
         log.info("appconfig-agent \(AgentVersion.current) listening on \(endpoints.joined(separator: ", "))")
-        notifier?.ready(status: "listening on \(endpoints.joined(separator: ", "))")
+        if let manifest, settings.waitOnManifest, dataPlane != nil {
+            log.info("WAIT_ON_MANIFEST: start-up completes once the manifest's configurations are processed")
+            Task { [notifier] in
+                await manifest.waitUntilProcessed()
+                log.info("manifest processed: \(manifest.manifest.entries.count) configuration(s)")
+                notifier?.ready(status: "listening on \(endpoints.joined(separator: ", ")); manifest processed")
+            }
+        } else {
+            notifier?.ready(status: "listening on \(endpoints.joined(separator: ", "))")
+        }
         watchdog?.start()
         stopped.wait()
         withExtendedLifetime(watcher) {}
@@ -87,6 +122,7 @@ public final class Agent: Sendable {
     public func reload() {
         log.info("SIGHUP: reloading")
         localSource?.reloadSoon()
+        manifest?.reload()
         dataPlane?.pollAll()
     }
 
@@ -99,9 +135,39 @@ public final class Agent: Sendable {
         localSource?.stop()
         dataPlane?.stop()
         server.shutdown(graceMilliseconds: 300)
+        outputs.drain()
         awsClient?.shutdown()
         log.info("stopped")
         stopped.signal()
+    }
+
+    /// BACKUP_DIRECTORY at start-up: with PRELOAD_BACKUPS, every sound backup is served at once and
+    /// its configuration polled; without, backups are read only when the service cannot be reached.
+    private static func useBackups(directory: String, preload: Bool, store: ConfigurationStore,
+                                   dataPlane: DataPlaneSource, outputs: ConfigurationFileOutputs) throws(AgentStartError) {
+        let backups = BackupStore(directory: directory)
+        let loaded: BackupLoadResult
+        do {
+            loaded = try backups.loadAll()
+        } catch {
+            throw AgentStartError(message: "BACKUP_DIRECTORY \(directory): \(error)")
+        }
+        for skipped in loaded.skipped {
+            log.warn("backup \(skipped.fileName) in \(directory) skipped, never served: \(skipped.reason)")
+        }
+        if preload {
+            let payloads = loaded.entries.values.map(\.payload)
+            for payload in payloads {
+                store.put(payload)
+                dataPlane.track(payload.key, pinned: false)
+            }
+            outputs.noteBackedUp(payloads)
+            if !payloads.isEmpty { log.info("PRELOAD_BACKUPS: serving \(payloads.count) configuration(s) from \(directory) until the service answers") }
+        } else {
+            dataPlane.setFallback { key in
+                (try? backups.loadAll())?.entries[key]?.payload
+            }
+        }
     }
 
     static func listenAddresses(_ host: AgentSettings.HTTPHost) -> [String] {
@@ -150,6 +216,7 @@ final class Watchdog: Sendable {
     private let queue = DispatchQueue(label: "watchdog")
     // Made in init, resumed in start, cancelled in stop; DispatchSource is thread-safe.
     private nonisolated(unsafe) let timer: any DispatchSourceTimer
+    private let started = Atomic<Bool>(false)
 
     init(notifier: SystemdNotifier, interval: Duration) {
         self.notifier = notifier
@@ -160,8 +227,17 @@ final class Watchdog: Sendable {
     func start() {
         let milliseconds = max(100, Int(interval.components.seconds) * 1000 + Int(interval.components.attoseconds / 1_000_000_000_000_000))
         timer.schedule(deadline: .now(), repeating: .milliseconds(milliseconds))
-        timer.setEventHandler { [self] in tick() }
+        timer.setEventHandler { [weak self] in self?.tick() }
+        started.store(true, ordering: .relaxed)
         timer.resume()
+    }
+
+    deinit {
+        // libdispatch traps when a source is released while still suspended (never started).
+        if !started.load(ordering: .relaxed) {
+            timer.cancel()
+            timer.resume()
+        }
     }
 
     func stop() { timer.cancel() }
@@ -198,5 +274,12 @@ extension Duration {
         if attoseconds == 0 { return "\(seconds)s" }
         let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         return "\(milliseconds)ms"
+    }
+}
+
+extension BackupEntry {
+    var payload: ConfigurationPayload {
+        ConfigurationPayload(key: key, content: content, contentType: contentType, version: version,
+                             versionLabel: versionLabel, source: .backup, receivedAt: Double(savedAt))
     }
 }

@@ -11,6 +11,7 @@ public final class LocalDirectorySource: Sendable {
     private let state = Mutex<State>(State())
     // Made in init, then only resumed and cancelled, which DispatchSource allows from any thread.
     private nonisolated(unsafe) let timer: any DispatchSourceTimer
+    private let started = Atomic<Bool>(false)
 
     private struct State: Sendable {
         var previous: LocalScanResult?
@@ -32,7 +33,16 @@ public final class LocalDirectorySource: Sendable {
             + Int(interval.components.attoseconds / 1_000_000_000)
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(max(nanoseconds, 1_000_000)))
         timer.setEventHandler { [weak self] in self?.reload() }
+        started.store(true, ordering: .relaxed)
         timer.resume()
+    }
+
+    deinit {
+        // libdispatch traps when a source is released while still suspended (never started).
+        if !started.load(ordering: .relaxed) {
+            timer.cancel()
+            timer.resume()
+        }
     }
 
     public func stop() {

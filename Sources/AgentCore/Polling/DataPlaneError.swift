@@ -36,6 +36,14 @@ public enum DataPlaneError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let pollIntervalNotSatisfied = "PollIntervalNotSatisfied"
     }
 
+    /// The service could not be reached or did not answer usefully: what backups are for.
+    public var meansUnreachable: Bool {
+        switch self {
+        case .throttled, .server, .network, .malformedResponse, .credentials: true
+        case .badRequest, .resourceNotFound, .accessDenied: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .badRequest(let problem): problem.map { "bad request (\($0))" } ?? "bad request"
