@@ -72,7 +72,8 @@ public final class ConfigurationFileOutputs: Sendable {
     private func write(_ payload: ConfigurationPayload, to target: WriteTarget) {
         do {
             try writer.write(payload.bytes, to: target.path, mode: target.mode)
-            log.info("wrote configuration '\(payload.key)' to \(target.path)")
+            let delay = Int(((WallClock.now() - payload.receivedAt) * 1000).rounded())
+            log.info("wrote configuration '\(payload.key)' to \(target.path) (\(payload.count) bytes, version \(payload.version), \(delay)ms after it arrived)")
         } catch {
             AgentMetrics.shared.recordWriteToFailure(payload.key)
             log.error("writeTo for '\(payload.key)' refused or failed: \(error); the configuration is still served, and the write is tried again with the next version")
