@@ -7,9 +7,9 @@ python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --qu
 python3 -m unittest discover -s Tests/Fakes -q
 ./scripts/packaging-tests.sh
 swift build --build-tests
+# writeTo under SIGKILL: 1,000 writes of a 256 KiB configuration, every read checked (about a minute).
+python3 -m unittest discover -s Tests/Crash
 exposition="$(mktemp)"
 trap 'rm -f "$exposition"' EXIT
 METRICS_EXPOSITION_OUT="$exposition" swift test --skip-build
 python3 Tests/Metrics/check_exposition.py < "$exposition" >/dev/null
-# writeTo under SIGKILL: 1,000 writes of a 256 KiB configuration, every read checked (about a minute).
-python3 -m unittest discover -s Tests/Crash
