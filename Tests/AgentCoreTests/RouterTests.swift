@@ -197,3 +197,12 @@ struct ConditionalRequestTests {
         if case .awaitChange(_, _, let wait) = longAsk { #expect(wait == Router.maximumWait) } else { Issue.record("expected a capped long poll") }
     }
 }
+
+struct ContentVersionTests {
+    @Test func fnv1aKnownAnswersAndFixedWidth() {
+        #expect(ContentVersion.of([]) == "cbf29ce484222325")
+        #expect(ContentVersion.of(Array("a".utf8)) == "af63dc4c8601ec8c")
+        #expect(ContentVersion.of(Array("foobar".utf8)) == "85944171f73967e8")
+        #expect(ContentVersion.of(Array("{\"v\":1}".utf8)) != ContentVersion.of(Array("{\"v\":2}".utf8)))
+    }
+}

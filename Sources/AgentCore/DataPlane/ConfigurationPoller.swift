@@ -161,7 +161,7 @@ actor ConfigurationPoller {
            current.versionLabel == versionLabel, current.count == content.count, current.bytes.elementsEqual(content) {
             return
         }
-        let version = versionLabel ?? Digest.hex(Digest.sha256(content).prefix(8))
+        let version = versionLabel ?? ContentVersion.of(content)
         store.put(ConfigurationPayload(key: key, content: content, contentType: type, version: version,
                                        versionLabel: versionLabel, source: .service, receivedAt: WallClock.now()))
         log.info("serving configuration '\(key)' version \(version) (\(content.count) bytes, \(type))")

@@ -81,7 +81,7 @@ public final class LocalDirectorySource: Sendable {
                     payloads[key] = old
                     continue
                 }
-                let version = Digest.hex(Digest.sha256(file.bytes).prefix(8))
+                let version = ContentVersion.of(file.bytes)
                 if let old = state.payloads[key], old.version == version, old.contentType == file.contentType {
                     payloads[key] = old
                     continue
