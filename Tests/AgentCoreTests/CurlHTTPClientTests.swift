@@ -344,19 +344,21 @@ private func seconds(_ duration: Duration) -> Double {
         let server = try LoopbackHTTPServer()
         let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(300)))
         let start = ContinuousClock.now
-        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=5000"))
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=20000"))
         let elapsed = seconds(ContinuousClock.now - start)
         #expect(error == .timedOut)
-        #expect(elapsed >= 0.28 && elapsed < 1.5, "took \(elapsed) s")
+        // Generous upper bound: the server answers after 20 s, so anything well below proves the
+        // timeout fired, even on a loaded machine.
+        #expect(elapsed >= 0.28 && elapsed < 10, "took \(elapsed) s")
     }
 
     @Test func perRequestTimeoutOverridesTheDefault() async throws {
         let server = try LoopbackHTTPServer()
         let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(30)))
         let start = ContinuousClock.now
-        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=5000", timeout: .milliseconds(200)))
+        let error = await failure(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=20000", timeout: .milliseconds(200)))
         #expect(error == .timedOut)
-        #expect(seconds(ContinuousClock.now - start) < 1.5)
+        #expect(seconds(ContinuousClock.now - start) < 10)
         let fine = try await client.execute(HTTPClientRequest(url: server.baseURL + "/slow?ms=50", timeout: .seconds(5)))
         #expect(fine.body == Array("slow".utf8))
     }
@@ -420,12 +422,13 @@ private func seconds(_ duration: Duration) -> Double {
 
     @Test func timeWaitingForAConnectionCountsAgainstTheTimeout() async throws {
         let server = try LoopbackHTTPServer()
-        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 1, requestTimeout: .milliseconds(600)))
-        async let first = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=400"))
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 1, requestTimeout: .milliseconds(4000)))
+        async let first = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=2500"))
         try await Task.sleep(for: .milliseconds(50))
-        async let second = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=400"))
+        async let second = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=2500"))
         let results = await [first, second]
-        // Whichever got the connection second waited ~400 ms, then needed 400 ms more: over 600.
+        // Whichever got the connection second waited ~2.5 s, then needed 2.5 s more: over 4 s.
+        // (Wide margins, so that a loaded machine cannot make the first one time out too.)
         #expect(results.compactMap { try? $0.get().status } == [200])
         let errors = results.compactMap { result -> HTTPClientError? in
             if case .failure(let error) = result { return error }
