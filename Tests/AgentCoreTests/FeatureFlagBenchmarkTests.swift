@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import AgentCore
+
+/// A micro-benchmark, not a timed test: run it with
+/// `FEATURE_FLAG_BENCH=1 swift test -c release --filter FeatureFlagBenchmark`.
+enum FeatureFlagBenchmark {
+    struct Result {
+        let nanosecondsPerFlag: Double
+        let nanosecondsPerRender: Double
+        let selectedVariants: Int
+    }
+
+    /// 20 flags × 5 variants with typical rules (eq, in, matches, split, and of eq and split) and a
+    /// 3-key context that none of the first four variants selects, so most rules run.
+    static func flags() throws -> CompiledFlags {
+        let definitions: [FeatureFlagDefinition] = try (0..<20).map { index in
+            let rules = [
+                #"(eq $country "C\#(index)")"#,
+                #"(in $tier ["gold" "platinum" "t\#(index)"])"#,
+                #"(matches in::$tier pattern::"^(plat|diamond)[0-9]*$")"#,
+                #"(split pct::10 by::$userId seed::"s\#(index)")"#,
+                #"(and (eq $country "FR") (split pct::50 by::$userId))"#,
+            ]
+            let variants = try rules.enumerated().map { position, text in
+                FeatureFlagVariant(rule: try RuleTextParser.parse(text),
+                                   json: Array(#"{"enabled":true,"variant":\#(position),"limit":\#(index * 10)}"#.utf8),
+                                   name: "V\(position)")
+            }
+            return .variants(key: "flag_\(index)", variants: variants,
+                             defaultJSON: Array(#"{"enabled":false}"#.utf8), defaultName: "Default")
+        }
+        return try CompiledFlags(definitions)
+    }
+
+    static func run(iterations: Int) throws -> Result {
+        let flags = try flags()
+        let context = try EvaluationContext.parse(contextHeaders: ["country=FR, tier=silver", "userId=user-12345"], entityId: nil)
+        var selected = 0
+        for _ in 0..<min(iterations, 1000) { selected &+= flags.evaluate(context).count } // warm up
+        let evaluation = threadCPUNanoseconds {
+            for _ in 0..<iterations {
+                for flag in flags.evaluate(context) where flag.variant != "Default" { selected &+= 1 }
+            }
+        }
+        var bytes = 0
+        let rendering = threadCPUNanoseconds {
+            for _ in 0..<iterations { bytes &+= (try? flags.render(context))?.count ?? 0 }
+        }
+        return Result(nanosecondsPerFlag: evaluation / Double(iterations * flags.count),
+                      nanosecondsPerRender: rendering / Double(iterations),
+                      selectedVariants: selected + bytes % 1)
+    }
+
+    /// CPU time of this thread, not wall-clock time: on a shared machine the figure then leaves out
+    /// the time spent waiting for a core.
+    static func threadCPUNanoseconds(_ body: () -> Void) -> Double {
+        var start = timespec()
+        var end = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
+        body()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
+        return Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)
+    }
+}
+
+struct FeatureFlagBenchmarkTests {
+    @Test(.enabled(if: getenv("FEATURE_FLAG_BENCH") != nil, "set FEATURE_FLAG_BENCH=1 to run"))
+    func featureFlagEvaluationCost() throws {
+        let result = try FeatureFlagBenchmark.run(iterations: 20_000)
+        print("feature flags: \(Int(result.nanosecondsPerFlag)) ns per flag evaluation (20 flags × 5 variants, 3-key context); "
+              + "\(Int(result.nanosecondsPerRender)) ns per full render")
+        #expect(result.selectedVariants > 0)
+    }
+}
