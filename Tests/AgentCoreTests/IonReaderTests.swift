@@ -119,6 +119,21 @@ struct IonReaderTests {
         #expect(error(ivm + [0xB3, 0x20, 0xB1, 0x20], limits: IonLimits(maxTotalValues: 3))?.kind == .limitExceeded)
     }
 
+    @Test func annotationsCountTowardTheValueBound() {
+        #expect(error("a::b::c::1", limits: IonLimits(maxTotalValues: 4)) == nil)
+        #expect(error("a::b::c::d::1", limits: IonLimits(maxTotalValues: 4))?.kind == .limitExceeded)
+        #expect(error(ivm + [0xE5, 0x83, 0x84, 0x85, 0x86, 0x20], limits: IonLimits(maxTotalValues: 3))?.kind == .limitExceeded)
+    }
+
+    @Test func fractionalSecondsPrecisionIsBounded() {
+        // A binary fraction exponent of -(2^42) would need a 2^42-digit string to print.
+        let huge = error(ivm + [0x6E, 0x8F, 0x80, 0x0F, 0xD7, 0x82, 0x97, 0x8C, 0x8E, 0xA1, 0x41, 0, 0, 0, 0, 0, 0x80])
+        #expect(huge?.kind == .limitExceeded)
+        let digits = IonTimestamp.maxFractionDigits
+        #expect(error("2007-02-23T12:14:33." + String(repeating: "0", count: digits) + "Z") == nil)
+        #expect(error("2007-02-23T12:14:33." + String(repeating: "0", count: digits + 1) + "Z")?.kind == .malformed)
+    }
+
     @Test func numberDigitsAreBounded() {
         let limits = IonLimits(maxNumberDigits: 20)
         #expect(error(String(repeating: "9", count: 20), limits: limits) == nil)

@@ -144,6 +144,7 @@ struct IonBinaryReader {
             var annotations: [IonSymbol] = []
             while position < annotationEnd {
                 let sidStart = position
+                try countValue(at: sidStart)  // annotations count toward maxTotalValues
                 let sid = try varUInt(&position, end: annotationEnd)
                 annotations.append(try symbol(sid, at: sidStart))
             }
@@ -337,6 +338,9 @@ struct IonBinaryReader {
         }
         if position < end {
             let exponent = try varInt(&position, end: end).value
+            guard exponent >= -IonTimestamp.maxFractionDigits else {
+                throw IonError.limit("fractional seconds finer than \(IonTimestamp.maxFractionDigits) digits", at: start)
+            }
             let (isNegative, magnitude) = signedMagnitude(position, end)
             position = end
             let coefficient = try digits(of: magnitude[...], at: start)

@@ -13,7 +13,8 @@ public struct IonLimits: Sendable, Equatable {
     public var maxSymbols: Int
     /// Most elements (or fields) in one list, s-expression or struct.
     public var maxContainerElements: Int
-    /// Most values in the whole document, counting nested ones and symbol-table values.
+    /// Most values in the whole document, counting nested ones, symbol-table values and each
+    /// annotation (so `a::a::…` cannot grow memory faster than values do).
     public var maxTotalValues: Int
     /// Most decimal digits in an int or in a decimal's coefficient (binary magnitudes are
     /// checked by byte length first so the conversion to digits stays cheap).

@@ -158,6 +158,7 @@ struct IonTextReader {
                 } else {
                     let text = String(decoding: try readQuoted(forClob: false), as: UTF8.self)
                     if try consumeAnnotationSeparator() {
+                        try countValue(at: start)  // annotations count toward maxTotalValues
                         annotations.append(.text(text))
                         continue
                     }
@@ -177,6 +178,7 @@ struct IonTextReader {
                         symbol = .text(String(decoding: identifier, as: UTF8.self))
                     }
                     if try consumeAnnotationSeparator() {
+                        try countValue(at: start)
                         annotations.append(symbol)
                         continue
                     }

@@ -24,6 +24,10 @@ public struct IonTimestamp: Sendable, Hashable, CustomStringConvertible {
     /// Minutes east of UTC; nil for an unknown offset (`-00:00`) and for date-only precisions.
     public let offsetMinutes: Int?
 
+    /// Finest fractional-second precision accepted (far past any clock; it bounds the work
+    /// `instant` and `description` do).
+    public static let maxFractionDigits = 4096
+
     /// Validates the fields (calendar, ranges, offset under 24 h, fraction in [0, 1)).
     public init?(
         precision: Precision, year: Int, month: Int = 1, day: Int = 1, hour: Int = 0, minute: Int = 0,
@@ -39,7 +43,7 @@ public struct IonTimestamp: Sendable, Hashable, CustomStringConvertible {
         if precision < .second, second != 0 { return nil }
         if let fraction {
             guard precision == .second, !fraction.isNegative, fraction.exponent < 0,
-                  fraction.coefficient.count <= -fraction.exponent
+                  fraction.exponent >= -Self.maxFractionDigits, fraction.coefficient.count <= -fraction.exponent
             else { return nil }
         }
         if let offsetMinutes, !(-1439...1439).contains(offsetMinutes) { return nil }
