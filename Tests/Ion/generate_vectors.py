@@ -486,6 +486,104 @@ def lst_binary(imports, symbols, body):
 
 
 # ---------------------------------------------------------------------------------------------
+# Random documents: value trees built with a fixed seed, written to text and binary by ion-c
+# (so the reader also sees the writer's own spellings of every type).
+
+def random_documents(count=40, seed=20240101):
+    import random
+    from amazon.ion.core import Timestamp, TimestampPrecision
+    from amazon.ion.simple_types import (IonPyBool, IonPyBytes, IonPyDecimal, IonPyDict, IonPyFloat, IonPyInt,
+                                         IonPyList, IonPyNull, IonPySymbol, IonPyText, IonPyTimestamp)
+    from datetime import timedelta, timezone
+
+    rng = random.Random(seed)
+    alphabet = ["a", "Z", "_", "$", "0", " ", "'", '"', "\\", "\n", "\t", "\x00", "\x7f", "\u00e9", "\u65e5",
+                "\U0001F600", "/", "*", ":", "{", "}", "[", "]", "(", ")", ","]
+
+    def text(max_len=8):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, max_len)))
+
+    def annotate(value):
+        if rng.random() < 0.25:
+            value.ion_annotations = tuple(text(5) for _ in range(rng.randint(1, 3)))
+        return value
+
+    def timestamp():
+        precision = rng.choice(list(TimestampPrecision))
+        year = rng.randint(1, 9999)
+        month = rng.randint(1, 12) if precision.value >= 1 else 1
+        day = rng.randint(1, 28) if precision.value >= 2 else 1
+        hour, minute, second, micro, frac = 0, 0, 0, 0, None
+        tz = None
+        if precision.value >= 3:
+            hour, minute = rng.randint(0, 23), rng.randint(0, 59)
+            choice = rng.random()
+            if choice < 0.3:
+                tz = timezone.utc
+            elif choice < 0.8:
+                tz = timezone(timedelta(minutes=rng.randint(-1439, 1439)))
+        fractional_precision = None
+        if precision.value >= 4:
+            second = rng.randint(0, 59)
+            if rng.random() < 0.6:
+                fractional_precision = rng.randint(1, 6)
+                micro = rng.randint(0, 10 ** fractional_precision - 1) * 10 ** (6 - fractional_precision)
+        # Keep the UTC instant inside years 1-9999 so both readers can hold it.
+        if tz is not None and (year == 1 or year == 9999):
+            year = 2000
+        ts = Timestamp(year, month, day, hour, minute, second, micro, tz, precision=precision,
+                       fractional_precision=fractional_precision)
+        return IonPyTimestamp.from_value(IonType.TIMESTAMP, ts)
+
+    def scalar():
+        kind = rng.randrange(12)
+        if kind == 0:
+            return IonPyNull.from_value(rng.choice(list(IonType)), None)
+        if kind == 1:
+            return IonPyBool.from_value(IonType.BOOL, rng.random() < 0.5)
+        if kind == 2:
+            bits = rng.choice([8, 32, 63, 64, 65, 128, 300])
+            return IonPyInt.from_value(IonType.INT, rng.randint(-(2 ** bits), 2 ** bits))
+        if kind == 3:
+            choice = rng.random()
+            if choice < 0.1:
+                value = rng.choice([float("inf"), float("-inf"), -0.0, 0.0, 5e-324, 1.7976931348623157e308])
+            else:
+                value = struct.unpack(">d", rng.getrandbits(64).to_bytes(8, "big"))[0]
+                if math.isnan(value):
+                    value = 1.5
+            return IonPyFloat.from_value(IonType.FLOAT, value)
+        if kind == 4:
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 40)))
+            value = Decimal((rng.randint(0, 1), tuple(int(d) for d in digits), rng.randint(-60, 60)))
+            return IonPyDecimal.from_value(IonType.DECIMAL, value)
+        if kind == 5:
+            return timestamp()
+        if kind == 6:
+            return IonPySymbol.from_value(IonType.SYMBOL, SymbolToken(text(10), None))
+        if kind in (7, 8):
+            return IonPyText.from_value(IonType.STRING, text(30))
+        if kind == 9:
+            return IonPyBytes.from_value(IonType.CLOB, bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 20))))
+        return IonPyBytes.from_value(IonType.BLOB, bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 40))))
+
+    def value(depth):
+        if depth < 4 and rng.random() < 0.3:
+            kind = rng.choice([IonType.LIST, IonType.SEXP, IonType.STRUCT])
+            if kind is IonType.STRUCT:
+                container = IonPyDict.from_value(IonType.STRUCT, {})
+                for index in range(rng.randint(0, 5)):
+                    container[text(6) + str(index)] = value(depth + 1)
+            else:
+                container = IonPyList.from_value(kind, [value(depth + 1) for _ in range(rng.randint(0, 5))])
+            return annotate(container)
+        return annotate(scalar())
+
+    for number in range(count):
+        yield f"random_{number:02}", [value(0) for _ in range(rng.randint(1, 6))]
+
+
+# ---------------------------------------------------------------------------------------------
 
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -566,6 +664,18 @@ def main():
             if binary_tree != tree:
                 raise Failure("text and binary trees differ:\n" + json.dumps(tree)[:500] + "\n" + json.dumps(binary_tree)[:500])
             record(name, tree, text=data, binary=binary)
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{name}: {e}")
+
+    for name, values in random_documents():
+        try:
+            text = simpleion.dumps(values, binary=False, sequence_as_stream=True).encode()
+            binary = simpleion.dumps(values, binary=True, sequence_as_stream=True)
+            tree, _ = expect_from(text)
+            binary_tree, _ = expect_from(binary)
+            if binary_tree != tree:
+                raise Failure("text and binary trees differ")
+            record(name, tree, text=text, binary=binary)
         except Exception as e:  # noqa: BLE001
             failures.append(f"{name}: {e}")
 
@@ -862,7 +972,7 @@ def reference_verdicts(data):
                                     input=data, capture_output=True, timeout=10)
             verdicts[key] = "accepts" if result.returncode == 0 else "rejects"
         except subprocess.TimeoutExpired:
-            verdicts[key] = "hangs"
+            verdicts[key] = "hangs"  # or took over 10 s
     return verdicts
 
 

@@ -1,3 +1,23 @@
+// Design notes
+//
+// - Ours, small and strict: no Ion library exists for Swift on Linux. Everything here depends
+//   only on the standard library, so fuzz/run-ion-fuzz.sh compiles this folder on its own.
+// - Model: ints that fit Int64 are `.int64`, bigger ones a sign and decimal digits; decimals a
+//   sign, coefficient digits and an exponent (so -0.0 and 1.00 survive); timestamps keep their
+//   written fields, precision, fraction digits and offset, with `instant` for comparisons.
+// - Symbols: text, or `.unknown(sid:importLocation:)` when a shared table is missing from the
+//   catalog. Nothing is guessed; the flag evaluator decides what an unknown operator means.
+// - Bounds (IonLimits): input size, nesting depth (also a hard cap on recursion), symbols per
+//   table, elements per container, values and annotations per document, digits per number.
+//   Lengths are checked against the bytes that remain before they are used; arithmetic on
+//   input-derived numbers is overflow-checked. Fuzzed with libFuzzer and ASan.
+// - Where the reference implementations (ion-c, amazon-ion for Python) disagree with the Ion
+//   1.0 spec or with ion-tests we follow the spec: a top-level `$2` is a symbol, not a version
+//   marker; `a::` at the end, `1e`, `0x`, NUL bytes, invalid UTF-8 and `{{YQ==YQ==}}` are
+//   errors; a comment may follow a number directly. A quoted `'$ion_1_0'` at top level is a
+//   version marker, as in both references. Comments are not allowed inside lobs (as ion-c).
+//   Tests/Ion/generate_vectors.py records each such case.
+
 /// Reads Amazon Ion 1.0 documents, text or binary, into `IonValue`s.
 ///
 /// ```swift
