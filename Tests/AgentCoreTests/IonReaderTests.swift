@@ -108,6 +108,21 @@ struct IonReaderTests {
         #expect(error(binarySymbolTable(count: 100_001, then: []))?.kind == .limitExceeded)
     }
 
+    /// Appending to a full table must not copy it: 30 000 appends to 100 000 symbols would move
+    /// billions of entries if it did.
+    @Test func appendingToALargeSymbolTableStaysLinear() throws {
+        let appends = 30_000
+        var document = binarySymbolTable(count: 100_000, then: [])
+        let append: [UInt8] = [0xE6, 0x81, 0x83, 0xD3, 0x86, 0x71, 0x03]  // $ion_symbol_table::{imports:$ion_symbol_table}
+        document.reserveCapacity(document.count + append.count * appends + 4)
+        for _ in 0..<appends { document += append }
+        document += [0x73, 0x01, 0x86, 0xA9]  // $100009
+        let started = ContinuousClock.now
+        let values = try IonReader.parse(document)
+        #expect(values.first?.text == "s99999")
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     @Test func containerElementAndTotalValueCountsAreBounded() {
         #expect(error("[1,2,3]", limits: IonLimits(maxContainerElements: 3)) == nil)
         #expect(error("[1,2,3,4]", limits: IonLimits(maxContainerElements: 3))?.kind == .limitExceeded)

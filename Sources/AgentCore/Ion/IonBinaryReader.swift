@@ -36,8 +36,7 @@ struct IonBinaryReader {
             let start = position
             guard let value = try readValue(&position, end: end, depth: 0) else { continue }
             if IonSymbolTable.isLocalSymbolTable(value) {
-                table = try IonSymbolTable.declared(
-                    by: value, current: table, catalog: catalog, limits: limits, offset: start)
+                try table.apply(localTable: value, catalog: catalog, limits: limits, offset: start)
             } else {
                 guard values.count < limits.maxContainerElements else {
                     throw IonError.limit("more than \(limits.maxContainerElements) top-level values", at: start)

@@ -11,7 +11,8 @@ struct IonSymbolTable: Sendable {
         let name: String
         let firstSID: Int
         let count: Int
-        /// At most `count` texts; slots past the end, and `nil` entries, are unknown.
+        /// The shared table's texts (possibly more than `count`, which wins); slots past the end
+        /// and `nil` entries are unknown.
         let texts: [String?]
     }
 
@@ -46,7 +47,7 @@ struct IonSymbolTable: Sendable {
                 low = middle + 1
             } else {
                 let index = sid - segment.firstSID
-                if index < segment.texts.count, let text = segment.texts[index] { return .text(text) }
+                if index < segment.texts.count, let text = segment.texts[index] { return .text(text) }  // index < count
                 return .unknown(sid: sid, importLocation: IonImportLocation(tableName: segment.name, position: index + 1))
             }
         }
@@ -58,51 +59,56 @@ struct IonSymbolTable: Sendable {
         value.type == .struct && value.annotations.first?.text == "$ion_symbol_table"
     }
 
-    /// The table declared by a `$ion_symbol_table::{…}` struct read while `current` was in force.
-    static func declared(
-        by value: IonValue, current: IonSymbolTable, catalog: IonCatalog, limits: IonLimits, offset: Int
-    ) throws(IonError) -> IonSymbolTable {
-        guard let fields = value.fields else { return .system }  // null.struct: no symbols
-        var table = IonSymbolTable()
-        var sawImports = false
-        var sawSymbols = false
-        var declaredSymbols: [IonValue] = []
+    /// Applies a `$ion_symbol_table::{…}` struct read while this table was in force: replaces
+    /// this table, or appends to it (`imports: $ion_symbol_table`). Mutating in place keeps a
+    /// long run of appends linear: the symbol array is never copied.
+    mutating func apply(
+        localTable value: IonValue, catalog: IonCatalog, limits: IonLimits, offset: Int
+    ) throws(IonError) {
+        guard let fields = value.fields else {  // null.struct: no symbols
+            self = .system
+            return
+        }
+        var importsValue: IonValue?
+        var symbolsValue: IonValue?
         for field in fields {
             switch field.name.text {
             case "imports":
-                if sawImports {
+                guard importsValue == nil else {
                     throw IonError(.invalidSymbolTable, "local symbol table has two imports fields", at: offset)
                 }
-                sawImports = true
-                if case .symbol(.text("$ion_symbol_table")) = field.value.content {
-                    table = current  // append to the table in force
-                } else if case .list(let imports) = field.value.content {
-                    for entry in imports {
-                        try table.addImport(entry, catalog: catalog, limits: limits, offset: offset)
-                    }
-                }
+                importsValue = field.value
             case "symbols":
-                if sawSymbols {
+                guard symbolsValue == nil else {
                     throw IonError(.invalidSymbolTable, "local symbol table has two symbols fields", at: offset)
                 }
-                sawSymbols = true
-                if case .list(let symbols) = field.value.content { declaredSymbols = symbols }
+                symbolsValue = field.value
             default:
                 continue  // open content is ignored
             }
         }
-        guard declaredSymbols.count <= limits.maxSymbols - table.declaredCount else {
+        if case .symbol(.text("$ion_symbol_table"))? = importsValue?.content {
+            // Append: keep this table as it is.
+        } else {
+            var fresh = IonSymbolTable()
+            if case .list(let imports)? = importsValue?.content {
+                for entry in imports {
+                    try fresh.addImport(entry, catalog: catalog, limits: limits, offset: offset)
+                }
+            }
+            self = fresh
+        }
+        guard case .list(let declared)? = symbolsValue?.content, !declared.isEmpty else { return }
+        guard declared.count <= limits.maxSymbols - declaredCount else {
             throw IonError.limit("local symbol table declares more than \(limits.maxSymbols) symbols", at: offset)
         }
-        table.locals.reserveCapacity(table.locals.count + declaredSymbols.count)
-        for symbol in declaredSymbols {
+        for symbol in declared {
             if case .string(let text) = symbol.content {
-                table.locals.append(text)
+                locals.append(text)
             } else {
-                table.locals.append(nil)  // a declared slot with unknown text
+                locals.append(nil)  // a declared slot with unknown text
             }
         }
-        return table
     }
 
     private mutating func addImport(
@@ -143,7 +149,7 @@ struct IonSymbolTable: Sendable {
         let texts: [String?]
         if let maxID {
             count = maxID
-            texts = found.map { Array($0.table.symbols.prefix(maxID)) } ?? []
+            texts = found?.table.symbols ?? []  // shared with the catalog, never copied
         } else if let found, found.isExact {
             count = found.table.symbols.count
             texts = found.table.symbols

@@ -43,7 +43,7 @@ struct IonTextReader {
                 continue
             }
             if IonSymbolTable.isLocalSymbolTable(value) {
-                table = try IonSymbolTable.declared(by: value, current: table, catalog: catalog, limits: limits, offset: start)
+                try table.apply(localTable: value, catalog: catalog, limits: limits, offset: start)
                 continue
             }
             guard values.count < limits.maxContainerElements else {
