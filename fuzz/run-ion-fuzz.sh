@@ -23,6 +23,6 @@ for file in Tests/AgentCoreTests/Fixtures/ion/good/*.ion Tests/AgentCoreTests/Fi
     cp -n "$file" "$out/corpus/" 2>/dev/null || true
 done
 
-exec "$out/ion-fuzz" "$out/corpus" \
+exec "$out/ion-fuzz" "$out/corpus" -dict=fuzz/ion.dict \
     -max_total_time="$seconds" -timeout=2 -rss_limit_mb=1024 -max_len=65536 \
     -artifact_prefix="$out/artifacts/" -print_final_stats=1
