@@ -221,9 +221,16 @@ struct IonReaderTests {
         #expect(catalog.lookup(name: "u", version: 1) == nil)
     }
 
-    @Test func symbolZeroAndSymbolIDsAreNotVersionMarkers() throws {
-        let values = try parse("$0 $2 '$ion_1_0' $ion_1_0 x")
-        #expect(values.map(\.content) == [.symbol(.unknown(sid: 0, importLocation: nil)), .symbol(.text("$ion_1_0")), .symbol(.text("x"))])
+    @Test func onlyTheUnquotedIdentifierIsAVersionMarker() throws {
+        let values = try parse("$0 $2 '$ion_1_0' $ion_1_0 x '$ion_1_1'")
+        #expect(values.map(\.content) == [
+            .symbol(.unknown(sid: 0, importLocation: nil)), .symbol(.text("$ion_1_0")), .symbol(.text("$ion_1_0")),
+            .symbol(.text("x")), .symbol(.text("$ion_1_1")),
+        ])
+        // A quoted marker does not reset the symbol table; the real one does.
+        let lst = "$ion_symbol_table::{symbols:[\"a\"]} "
+        #expect(try parse(lst + "'$ion_1_0' $10").last?.text == "a")
+        #expect(error(lst + "$ion_1_0 $10")?.kind == .symbolOutOfRange)
     }
 
     // MARK: Model

@@ -12,10 +12,11 @@
 //   Lengths are checked against the bytes that remain before they are used; arithmetic on
 //   input-derived numbers is overflow-checked. Fuzzed with libFuzzer and ASan.
 // - Where the reference implementations (ion-c, amazon-ion for Python) disagree with the Ion
-//   1.0 spec or with ion-tests we follow the spec: a top-level `$2` is a symbol, not a version
-//   marker; `a::` at the end, `1e`, `0x`, NUL bytes, invalid UTF-8 and `{{YQ==YQ==}}` are
-//   errors; a comment may follow a number directly. A quoted `'$ion_1_0'` at top level is a
-//   version marker, as in both references. Comments are not allowed inside lobs (as ion-c).
+//   1.0 spec, ion-tests or ion-rust we follow the latter: only the unquoted identifier
+//   `$ion_1_0` is a version marker, so a top-level `$2` or `'$ion_1_0'` is a symbol value (the
+//   references silently drop both); `a::` at the end, `1e`, `0x`, NUL bytes, invalid UTF-8 and
+//   `{{YQ==YQ==}}` are errors; a comment may follow a number directly. Comments are not
+//   allowed inside lobs (as ion-c).
 //   Tests/Ion/generate_vectors.py records each such case.
 
 /// Reads Amazon Ion 1.0 documents, text or binary, into `IonValue`s.

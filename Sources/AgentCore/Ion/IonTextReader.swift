@@ -12,8 +12,9 @@ struct IonTextReader {
     private var position = 0
     private var table = IonSymbolTable.system
     private var totalValues = 0
-    /// Whether the symbol value just read was written as `$N` (which is never a version marker).
-    private var lastSymbolWasID = false
+    /// Whether the symbol value just read was an unquoted identifier other than `$N`: only those
+    /// can be version markers (`'$ion_1_0'` and `$2` are symbol values).
+    private var lastSymbolWasIdentifier = false
 
     init(bytes: [UInt8], catalog: IonCatalog, limits: IonLimits) {
         self.bytes = bytes
@@ -32,9 +33,9 @@ struct IonTextReader {
             try skipTrivia()
             guard position < bytes.count else { break }
             let start = position
-            lastSymbolWasID = false
+            lastSymbolWasIdentifier = false
             let value = try readValue(.topLevel, depth: 0)
-            if value.annotations.isEmpty, !lastSymbolWasID, case .symbol(.text(let text)) = value.content,
+            if value.annotations.isEmpty, lastSymbolWasIdentifier, case .symbol(.text(let text)) = value.content,
                Self.isVersionMarker(text) {
                 guard text == "$ion_1_0" else {
                     throw IonError(.unsupportedVersion, "unsupported Ion version marker \(text)", at: start)
@@ -162,7 +163,7 @@ struct IonTextReader {
                         annotations.append(.text(text))
                         continue
                     }
-                    lastSymbolWasID = false
+                    lastSymbolWasIdentifier = false
                     content = .symbol(.text(text))
                 }
             case _ where IonChar.isIdentifierStart(byte):
@@ -182,7 +183,7 @@ struct IonTextReader {
                         annotations.append(symbol)
                         continue
                     }
-                    lastSymbolWasID = isID
+                    lastSymbolWasIdentifier = !isID
                     content = .symbol(symbol)
                 }
             case _ where IonChar.isDigit(byte):
