@@ -110,3 +110,41 @@ import Testing
         #expect(try httpGet(port: agent.port, "/ready").status == 200)
     }
 }
+
+@Suite struct WaitOnManifestEndToEndTests {
+    @Test func readyIsNotifiedOnlyAfterTheManifestsConfigurationsAreProcessed() throws {
+        let notify = try OperationsEndToEndTests.NotifySocket()
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 1500, "count": 1])
+        var env = fake.agentEnvironment
+        env["NOTIFY_SOCKET"] = notify.path
+        env["MANIFEST"] = #"{"app:env:cfg": {}}"#
+        env["REQUEST_TIMEOUT"] = "5s"
+        let started = Date()
+        let agent = try AgentProcess(environment: env)
+        // Listening already (/ping answers, /ready says not yet), but not READY for systemd.
+        #expect(try httpGet(port: agent.port, "/ping").status == 200)
+        #expect(try httpGet(port: agent.port, "/ready").status == 503)
+        let messages = notify.messages(until: "READY=1", seconds: 10)
+        #expect(messages.contains { $0.hasPrefix("READY=1") && $0.contains("manifest processed") })
+        #expect(Date().timeIntervalSince(started) >= 1.4)
+        #expect(try httpGet(port: agent.port, "/ready").status == 200)
+    }
+
+    @Test func withoutWaitOnManifestReadyIsNotifiedAtOnce() throws {
+        let notify = try OperationsEndToEndTests.NotifySocket()
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 3000, "count": 1])
+        var env = fake.agentEnvironment
+        env["NOTIFY_SOCKET"] = notify.path
+        env["MANIFEST"] = #"{"app:env:cfg": {}}"#
+        env["WAIT_ON_MANIFEST"] = "false"
+        let started = Date()
+        _ = try AgentProcess(environment: env)
+        let messages = notify.messages(until: "READY=1", seconds: 5)
+        #expect(messages.contains { $0.hasPrefix("READY=1") })
+        #expect(Date().timeIntervalSince(started) < 2.5)
+    }
+}
