@@ -152,37 +152,47 @@ enum ConfigurationRoute: Equatable {
 
     /// nil when the path is not this route at all (→ 404).
     init?(path: Substring) {
-        // Split on '/' over the UTF-8 bytes: splitting a String by Character would run grapheme
-        // breaking on every request, which was a third of the request path's cost.
-        let bytes = path.utf8
-        var cuts: [Substring.UTF8View.Index] = []
-        cuts.reserveCapacity(7)
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            if bytes[index] == UInt8(ascii: "/") {
-                if cuts.count == 7 { return nil }
-                cuts.append(index)
-            }
-            index = bytes.index(after: index)
-        }
+        // Work on the raw UTF-8 bytes: per request, Character-level String operations (splitting,
+        // index arithmetic) cost more than everything else the router does.
+        var path = path
+        guard let parsed = path.withUTF8({ Self.parse($0) }) else { return nil }
+        self = parsed
+    }
+
+    private static let applications = Array("applications".utf8)
+    private static let environments = Array("environments".utf8)
+    private static let configurations = Array("configurations".utf8)
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> ConfigurationRoute? {
         // "/applications/A/environments/E/configurations/P": exactly six slashes, the first at 0.
-        guard cuts.count == 6, cuts[0] == bytes.startIndex else { return nil }
-        func segment(_ n: Int) -> Substring {
-            let start = bytes.index(after: cuts[n])
-            let end = n + 1 < cuts.count ? cuts[n + 1] : bytes.endIndex
-            return Substring(bytes[start..<end])
+        var cuts = (0, 0, 0, 0, 0, 0)
+        var count = 0
+        for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "/") {
+            switch count {
+            case 0: cuts.0 = offset
+            case 1: cuts.1 = offset
+            case 2: cuts.2 = offset
+            case 3: cuts.3 = offset
+            case 4: cuts.4 = offset
+            case 5: cuts.5 = offset
+            default: return nil
+            }
+            count += 1
         }
-        guard segment(0) == "applications", segment(2) == "environments", segment(4) == "configurations" else { return nil }
-        let rawApplication = segment(1), rawEnvironment = segment(3), rawProfile = segment(5)
-        guard !rawApplication.isEmpty, !rawEnvironment.isEmpty, !rawProfile.isEmpty else { return nil }
-        guard let application = PercentDecoding.decode(rawApplication),
-              let environment = PercentDecoding.decode(rawEnvironment),
-              let profile = PercentDecoding.decode(rawProfile) else {
-            self = .malformed("malformed percent-encoding in the path")
-            return
+        guard count == 6, cuts.0 == 0 else { return nil }
+        let bounds = [cuts.0, cuts.1, cuts.2, cuts.3, cuts.4, cuts.5, bytes.count]
+        func segment(_ n: Int) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: bytes[(bounds[n] + 1)..<bounds[n + 1]])
+        }
+        guard segment(0).elementsEqual(applications), segment(2).elementsEqual(environments),
+              segment(4).elementsEqual(configurations) else { return nil }
+        guard let application = PercentDecoding.decode(segment(1)),
+              let environment = PercentDecoding.decode(segment(3)),
+              let profile = PercentDecoding.decode(segment(5)) else {
+            return .malformed("malformed percent-encoding in the path")
         }
         guard !application.isEmpty, !environment.isEmpty, !profile.isEmpty else { return nil }
-        self = .configuration(ConfigurationKey(application: application, environment: environment, profile: profile))
+        return .configuration(ConfigurationKey(application: application, environment: environment, profile: profile))
     }
 }
 
