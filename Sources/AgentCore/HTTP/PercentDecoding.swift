@@ -60,15 +60,36 @@ public enum PercentDecoding {
     }
 
     /// The values of every `name=` pair in a query string, decoded; nil when a pair is malformed.
+    /// Works on the raw bytes: this runs on every `?flag=` request.
     public static func queryValues(_ query: Substring, named name: String) -> [String]? {
-        var values: [String] = []
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = decode(parts[0], plusAsSpace: true) else { return nil }
-            guard key == name else { continue }
-            guard let value = parts.count == 2 ? decode(parts[1], plusAsSpace: true) : "" else { return nil }
-            values.append(value)
+        var query = query
+        let wanted = Array(name.utf8)
+        return query.withUTF8 { bytes -> [String]? in
+            var values: [String] = []
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if end > start {
+                    let pair = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                    let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.count
+                    guard let key = decodeForm(UnsafeBufferPointer(rebasing: pair[0..<equals])) else { return nil }
+                    if key.utf8.elementsEqual(wanted) {
+                        let raw = equals < pair.count ? UnsafeBufferPointer(rebasing: pair[(equals + 1)...]) : UnsafeBufferPointer(rebasing: pair[0..<0])
+                        guard let value = decodeForm(raw) else { return nil }
+                        values.append(value)
+                    }
+                }
+                start = end + 1
+            }
+            return values
         }
-        return values
+    }
+
+    /// Form decoding of query parts: `+` is a space, then percent-escapes.
+    private static func decodeForm(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.contains(UInt8(ascii: "+")) else { return decode(bytes) }
+        let spaced = bytes.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }
+        return spaced.withUnsafeBufferPointer { decode($0) }
     }
 }
