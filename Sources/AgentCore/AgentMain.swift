@@ -4,7 +4,9 @@ import Glibc
 
 /// The command line: `appconfig-agent` runs the agent; `--version` and `--help` print and exit.
 public enum AgentMain {
-    public static func run(arguments: [String] = CommandLine.arguments, environment: [String: String] = ProcessEnvironment.current()) -> Never {
+    public static func run(arguments: [String] = CommandLine.arguments) -> Never {
+        LibraryInitialisation.skipUnusedLibraryInitialisation()
+        let environment = ProcessEnvironment.current()
         signal(SIGPIPE, SIG_IGN)
         switch arguments.dropFirst().first {
         case nil:
