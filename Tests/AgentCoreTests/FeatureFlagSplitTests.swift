@@ -18,15 +18,6 @@ struct FeatureFlagSplitTests {
         #expect(abs(SplitHash.percentage(seed: "tiered_release", value: "user-42") - 31.11279382901644) < 1e-9)
     }
 
-    @Test func ownSHA256AgreesWithLibcrypto() {
-        // Every padding case: tails of 0 to 63 bytes, one and several blocks.
-        for length in 0..<300 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ length) }
-            let reference = Digest.sha256(bytes).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            #expect(bytes.withUnsafeBufferPointer { SplitSHA256.prefix64($0) } == reference, "length \(length)")
-        }
-    }
-
     @Test func variantsWithOneSeedShareAHashAndStayCumulative() throws {
         // pct::20 then pct::25 on one flag: the second split reuses the first one's hash.
         let flags = try CompiledFlags([

@@ -54,7 +54,8 @@ public enum SplitHash {
             var offset = 0
             for byte in prefix { buffer[offset] = byte; offset += 1 }
             for byte in value { buffer[offset] = byte; offset += 1 }
-            return SplitSHA256.prefix64(UnsafeBufferPointer(buffer))
+            // SHA-256 from libcrypto (the project hand-writes none of what libcrypto does).
+            return Digest.sha256(UnsafeBufferPointer(buffer)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         }
     }
 }
