@@ -187,28 +187,25 @@ final class EventLoop: @unchecked Sendable {
         changeWaiters[key] = waiters.isEmpty ? nil : waiters
         changeWaiterCount.subtract(1, ordering: .relaxed)
         AgentMetrics.shared.longPollWaiters.decrement()
+        answerWaiting(waiter.handles) { router.route($0) }
+    }
+
+    /// Answers a request that waited for its configuration, if its connection is still there.
+    private func finishWaiting(_ handles: WaitingRequest, outcome: FirstLoadOutcome) {
+        answerWaiting(handles) { router.handle($0, after: outcome) }
+    }
+
+    /// Answers a parked request (lazy load or long poll) with `respond`, unless its connection
+    /// has closed meanwhile, which took the request with it.
+    private func answerWaiting(_ handles: WaitingRequest, _ respond: (LibeventRequest) -> RouteResponse) {
         requestStarted = WallClock.monotonic()
-        let handles = waiter.handles
         guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
         if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
         guard let uri = evhttp_request_get_uri(handles.request) else { return }
         let method = Self.method(evhttp_request_get_command(handles.request))
         let routed = LibeventRequest(method: method, target: String(cString: uri),
                                      headers: evhttp_request_get_input_headers(handles.request))
-        send(router.route(routed), to: handles.request, close: false, head: method == .head)
-    }
-
-    /// Answers a request that waited for its configuration, if its connection is still there.
-    private func finishWaiting(_ handles: WaitingRequest, outcome: FirstLoadOutcome) {
-        requestStarted = WallClock.monotonic()
-        guard waiting[handles.connection]?.remove(handles.request) != nil else { return }
-        if waiting[handles.connection]?.isEmpty == true { waiting.removeValue(forKey: handles.connection) }
-        let request = handles.request
-        guard let uri = evhttp_request_get_uri(request) else { return }
-        let method = Self.method(evhttp_request_get_command(request))
-        let routed = LibeventRequest(method: method, target: String(cString: uri),
-                                     headers: evhttp_request_get_input_headers(request))
-        send(router.handle(routed, after: outcome), to: request, close: false, head: method == .head)
+        send(respond(routed), to: handles.request, close: false, head: method == .head)
     }
 
     fileprivate func connectionClosed(_ connection: OpaquePointer) {
