@@ -33,10 +33,6 @@ actor ConfigurationPoller {
         self.accept = accept
     }
 
-    var status: PollerStateMachine.Status { machine.currentStatus }
-    var hasLoaded: Bool { machine.hasLoaded }
-    var lastSuccessAt: Double? { machine.lastSuccessAt }
-
     func setStatusObserver(_ observer: @escaping @Sendable (ConfigurationKey, PollerStateMachine.Status) -> Void) {
         onStatus = observer
     }

@@ -103,8 +103,6 @@ public final class DataPlaneSource: Sendable {
         }
     }
 
-    public var keys: [ConfigurationKey] { pollers.withLock { Array($0.keys) } }
-
     /// The last reported status of every configuration retrieved from AWS.
     public var reportedStatuses: [ConfigurationKey: PollerStateMachine.Status] { statuses.withLock { $0 } }
 

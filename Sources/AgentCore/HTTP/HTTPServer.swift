@@ -79,9 +79,6 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Long polls waiting now, across loops.
-    public var longPollWaiters: Int { loops.reduce(0) { $0 + $1.changeWaiterCount.load(ordering: .relaxed) } }
-
     /// Stops accepting new connections; requests already in progress are finished.
     public func stopAccepting() {
         for loop in loops { loop.runOnLoop { $0.closeListeners() } }

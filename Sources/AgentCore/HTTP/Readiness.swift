@@ -24,11 +24,6 @@ public final class Readiness: Sendable {
         required.withLock { $0 = keys }
     }
 
-    public var isReady: Bool {
-        let snapshot = store.snapshot()
-        return required.withLock { $0 }.allSatisfy { snapshot[$0] != nil }
-    }
-
     /// The status code and JSON body of `/ready`.
     public func report(now: Double = WallClock.now()) -> (ready: Bool, body: String) {
         let snapshot = store.snapshot()
