@@ -400,7 +400,10 @@ private let roleArn = "arn:aws:iam::123456789012:role/Reader"
         let began = ContinuousClock.now
         let error = await credentialsError { () async throws(CredentialsError) in try await provider.credentials() }
         #expect(error?.message.contains("could not be reached") == true)
-        #expect(ContinuousClock.now - began < .seconds(3))
+        // Two attempts against a refused port take milliseconds; the bound is wide because the
+        // unit-test process starts hundreds of tests at once on two cores. It still fails if the
+        // client waited out REQUEST_TIMEOUT-sized delays or retried with a long back-off.
+        #expect(ContinuousClock.now - began < .seconds(10))
     }
 
     // MARK: credential_process
