@@ -13,6 +13,9 @@ Try:
   curl -i localhost:$port/applications/demo/environments/dev/configurations/flags
   curl -i 'localhost:$port/applications/demo/environments/dev/configurations/flags?flag=dark_mode'
   curl -i 'localhost:$port/applications/demo/environments/dev/configurations/flags?flag=dark_mode&flag=checkout_v2'
+  curl -i -H 'Context: tier=gold' localhost:$port/applications/demo/environments/dev/configurations/variants
+  curl -i -H 'Context: country=FR,age=30' 'localhost:$port/applications/demo/environments/dev/configurations/variants?flag=banner'
+  curl -i -H 'Context: userId=u-42' -H 'Context: email=qa+1@example.com' 'localhost:$port/applications/demo/environments/dev/configurations/variants?flag=checkout_v2&flag=banner'
   curl -i localhost:$port/ping
 Edit a file under ./examples and ask again: it is re-read every ${POLL_INTERVAL:-5s}.
 TXT

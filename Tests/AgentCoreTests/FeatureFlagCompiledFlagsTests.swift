@@ -34,7 +34,7 @@ struct FeatureFlagCompiledFlagsTests {
         """#
 
     @Test func specSampleEvaluatesPerContext() throws {
-        let flags = try FeatureFlagDocument.compile(text: Self.sample)
+        let flags = try IonFlagDocument.compile(Array((Self.sample).utf8))
         #expect(flags.keys == ["simple_flag", "tiered_release"])
         #expect(flags.ruleProblems.isEmpty)
         let tier1 = flags.evaluate(EvaluationContext(["group": "Tier1"]))
@@ -50,7 +50,7 @@ struct FeatureFlagCompiledFlagsTests {
     }
 
     @Test func specSampleSplitSelectsAboutAQuarter() throws {
-        let flags = try FeatureFlagDocument.compile(text: Self.sample)
+        let flags = try IonFlagDocument.compile(Array((Self.sample).utf8))
         var selected = 0
         for id in 0..<10_000 {
             let json = flags.evaluate(flag: "tiered_release", EvaluationContext(["userId": "u\(id)"]))?.json ?? []
@@ -93,7 +93,7 @@ struct FeatureFlagCompiledFlagsTests {
               'Off'::'''{"enabled":false}'''
             ]
             """#
-        let flags = try FeatureFlagDocument.compile(text: document)
+        let flags = try IonFlagDocument.compile(Array((document).utf8))
         #expect(text(try flags.render(EvaluationContext(["tier": "gold"]), only: ["beta"])) == #"{"_variant":"Early","enabled":true}"#)
         #expect(text(try flags.render(EvaluationContext(), only: ["beta"])) == #"{"_variant":"Off","enabled":false}"#)
     }
@@ -152,7 +152,7 @@ struct FeatureFlagCompiledFlagsTests {
     @Test func malformedDocumentsAreRefused() {
         func documentError(_ text: String) -> FeatureFlagsError? {
             do {
-                _ = try FeatureFlagDocument.compile(text: text)
+                _ = try IonFlagDocument.compile(Array((text).utf8))
                 return nil
             } catch {
                 return error
@@ -179,7 +179,7 @@ struct FeatureFlagCompiledFlagsTests {
     }
 
     @Test func matchesReadsNonASCIIContextValues() throws {
-        let flags = try FeatureFlagDocument.compile(text: #"'f'::[ [ (matches in::$city pattern::"^Montr.al$"), '''{"fr":true}''' ], '''{}''' ]"#)
+        let flags = try IonFlagDocument.compile(Array((#"'f'::[ [ (matches in::$city pattern::"^Montr.al$"), '''{"fr":true}''' ], '''{}''' ]"#).utf8))
         #expect(text(try flags.render(EvaluationContext(["city": "Montr\u{E9}al"]), only: ["f"])) == #"{"fr":true}"#)
         #expect(text(try flags.render(EvaluationContext(["city": "Montr\u{E9}\u{E9}al"]), only: ["f"])) == "{}")
     }

@@ -153,13 +153,16 @@ actor ConfigurationPoller {
     /// starts with the whole configuration again).
     private func deliver(_ content: [UInt8], contentType: String?, versionLabel: String?) {
         let type = contentType ?? "application/octet-stream"
-        if let current = store.payload(for: key), current.source == .service, current.contentType == type,
+        let current = store.payload(for: key)
+        if let current, current.source == .service, current.contentType == type,
            current.versionLabel == versionLabel, current.count == content.count, current.bytes.elementsEqual(content) {
             return
         }
         let version = versionLabel ?? ContentVersion.of(content)
-        store.put(ConfigurationPayload(key: key, content: content, contentType: type, version: version,
-                                       versionLabel: versionLabel, source: .service, receivedAt: WallClock.now()))
+        let payload = ConfigurationPayload(key: key, content: content, contentType: type, version: version,
+                                           versionLabel: versionLabel, source: .service, receivedAt: WallClock.now())
+        guard VersionAdmission.admit(payload, replacing: current) else { return }
+        store.put(payload)
         log.info("serving configuration '\(key)' version \(version) (\(content.count) bytes, \(type))")
     }
 }

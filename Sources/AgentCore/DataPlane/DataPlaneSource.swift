@@ -20,8 +20,10 @@ public final class DataPlaneSource: Sendable {
     /// Most configurations retrieved on demand; a client asking for more names gets 503.
     static let lazyPollerLimit = 2_000
 
+    /// `accept` is the Accept header of GetLatestConfiguration: by default, Ion for variant feature
+    /// flags and anything else otherwise (SPEC §8).
     public init(client: AppConfigDataClient, store: ConfigurationStore, pollInterval: Duration,
-                requestTimeout: Duration, accept: String? = nil) {
+                requestTimeout: Duration, accept: String? = IonFlagDocument.acceptHeader) {
         self.client = client
         self.store = store
         self.pollIntervalSeconds = Int(pollInterval.components.seconds)

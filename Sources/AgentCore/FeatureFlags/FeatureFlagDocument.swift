@@ -40,15 +40,4 @@ public enum FeatureFlagDocument {
         }
         return definitions
     }
-
-    /// Reads Ion text (a local-development file) with `RuleTextParser` and compiles its flags.
-    public static func compile(text: String) throws(FeatureFlagsError) -> CompiledFlags {
-        let values: [RuleTerm]
-        do {
-            values = try RuleTextParser.parseDocument(text)
-        } catch {
-            throw .malformedDocument(error.description)
-        }
-        return try CompiledFlags(definitions(from: values))
-    }
 }

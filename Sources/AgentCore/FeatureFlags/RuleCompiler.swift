@@ -53,7 +53,24 @@ struct RuleCompiler {
 
     mutating func compile(_ term: RuleTerm, flagKey: String) throws(RuleError) -> RuleNode {
         self.flagKey = flagKey
+        // Anything unreadable anywhere refuses the whole rule, whatever position it is in: an
+        // unknown symbol could be an operator, an operand or a label, and guessing which would
+        // change who gets which variant.
+        if let what = Self.firstUnreadable(in: term, depth: 1) { throw .unresolved(what) }
         return try rule(term, depth: 1)
+    }
+
+    private static func firstUnreadable(in term: RuleTerm, depth: Int) -> String? {
+        guard depth <= maximumDepth else { return nil }  // `rule` reports the depth
+        switch term.value {
+        case .unreadable(let what): return what
+        case .list(let elements), .sexp(let elements):
+            for element in elements {
+                if let what = firstUnreadable(in: element, depth: depth + 1) { return what }
+            }
+            return nil
+        default: return nil
+        }
     }
 
     private mutating func rule(_ term: RuleTerm, depth: Int) throws(RuleError) -> RuleNode {
@@ -134,7 +151,7 @@ struct RuleCompiler {
             return .instant(instant)
         case .bool(let value):
             return .boolean(value)
-        case .null, .list, .sexp:
+        case .null, .list, .sexp, .unreadable:
             throw .invalidOperand(operator: name, message: "\(name) cannot take \(term.summary) as an operand")
         }
     }

@@ -14,6 +14,9 @@ public enum RuleError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidPattern(String)
     /// Rules nested deeper than `RuleCompiler.maximumDepth` s-expressions.
     case tooDeep(limit: Int)
+    /// The rule holds something that cannot be read (`RuleTerm.Value.unreadable`), typically a
+    /// symbol from one of AWS's unpublished shared symbol tables.
+    case unresolved(String)
 
     public var description: String {
         switch self {
@@ -23,6 +26,7 @@ public enum RuleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidOperand(_, let message): message
         case .invalidPattern(let message): "matches pattern:: \(message)"
         case .tooDeep(let limit): "rule nested deeper than \(limit) s-expressions"
+        case .unresolved(let what): "the rule holds \(what), which the agent cannot resolve"
         }
     }
 

@@ -25,6 +25,10 @@ public struct RuleTerm: Sendable, Equatable {
         case list([RuleTerm])
         /// An Ion s-expression `(op a b)`.
         case sexp([RuleTerm])
+        /// Something the document holds that cannot be read as a rule value: a symbol or an
+        /// annotation whose text is in a shared table we do not have (`symbol $12 (ops#12)`), a
+        /// struct, a blob. Any rule containing one does not compile (`RuleError.unresolved`).
+        case unreadable(String)
     }
 
     public var annotations: [String]
@@ -79,6 +83,7 @@ public struct RuleTerm: Sendable, Equatable {
         case .timestamp(let text): "timestamp \(RuleError.clip(text))"
         case .bool(let flag): "boolean \(flag)"
         case .null: "null"
+        case .unreadable(let what): what
         case .list: "list"
         case .sexp(let elements):
             if case .symbol(let head)? = elements.first?.value { "s-expression (\(RuleError.clip(head)) …)" } else { "s-expression" }

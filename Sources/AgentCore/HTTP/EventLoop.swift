@@ -236,13 +236,16 @@ final class EventLoop: @unchecked Sendable {
                                         seconds: elapsed < 0 || elapsed > 60 ? 0 : elapsed)
         guard let headers = evhttp_request_get_output_headers(request),
               let body = evhttp_request_get_output_buffer(request) else { return }
-        if let payload = response.payload {
+        if let contentType = response.contentType {
+            // An answer derived from the payload (evaluated flags) has its own type.
+            evhttp_add_header(headers, "Content-Type", contentType)
+        } else if let payload = response.payload {
             _ = payload.contentTypeC.withUnsafeBufferPointer { evhttp_add_header(headers, "Content-Type", $0.baseAddress) }
+        }
+        if let payload = response.payload {
             _ = payload.versionC.withUnsafeBufferPointer { evhttp_add_header(headers, "Configuration-Version", $0.baseAddress) }
             _ = payload.versionLabelC?.withUnsafeBufferPointer { evhttp_add_header(headers, "Version-Label", $0.baseAddress) }
             _ = payload.etagC.withUnsafeBufferPointer { evhttp_add_header(headers, "ETag", $0.baseAddress) }
-        } else if let contentType = response.contentType {
-            evhttp_add_header(headers, "Content-Type", contentType)
         }
         for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
         if close { evhttp_add_header(headers, "Connection", "close") }

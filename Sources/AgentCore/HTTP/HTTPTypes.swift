@@ -35,7 +35,8 @@ public struct RouteResponse: Sendable {
     public var contentType: String?
     public var headers: [(name: String, value: String)]
     public var body: ResponseBody
-    /// The configuration served, when the answer is one (200 or 304); its prebuilt header values are used.
+    /// The configuration served, when the answer is one (200 or 304); its prebuilt header values are
+    /// used, its Content-Type only when `contentType` is nil.
     public var payload: ConfigurationPayload?
 
     public init(status: Int, contentType: String? = nil, headers: [(name: String, value: String)] = [],

@@ -86,9 +86,14 @@ public final class LocalDirectorySource: Sendable {
                     payloads[key] = old
                     continue
                 }
-                payloads[key] = ConfigurationPayload(
+                let payload = ConfigurationPayload(
                     key: key, content: file.bytes, contentType: file.contentType, version: version,
                     versionLabel: nil, source: .local, receivedAt: WallClock.now())
+                guard VersionAdmission.admit(payload, replacing: state.payloads[key]) else {
+                    payloads[key] = state.payloads[key]
+                    continue
+                }
+                payloads[key] = payload
                 changed = true
                 log.info("loaded configuration '\(key)' from \(file.fileName) (\(file.size) bytes, version \(version))")
             }

@@ -36,6 +36,8 @@ public struct AgentMetrics: Sendable {
     public let writeToFailures: CounterFamily
     /// `appconfig_agent_credential_refreshes_total{source,outcome}`
     public let credentialRefreshes: CounterFamily
+    /// `appconfig_agent_feature_flag_errors_total{configuration,kind}`
+    public let featureFlagErrors: CounterFamily
     /// `appconfig_agent_long_poll_waiters`
     public let longPollWaiters: Gauge
     /// `appconfig_agent_client_connections`
@@ -79,6 +81,10 @@ public struct AgentMetrics: Sendable {
             "appconfig_agent_credential_refreshes_total",
             help: "AWS credential refreshes, by provider and outcome.",
             labelNames: ["source", "outcome"])
+        featureFlagErrors = try registry.counterFamily(
+            "appconfig_agent_feature_flag_errors_total",
+            help: "Feature-flag problems in received versions: rules that do not compile or resolve (kind rule; the flag serves its default variant) and documents that cannot be read (kind document).",
+            labelNames: ["configuration", "kind"])
         longPollWaiters = try registry.gauge(
             "appconfig_agent_long_poll_waiters",
             help: "Requests currently waiting for a configuration to change.")
@@ -107,6 +113,12 @@ public struct AgentMetrics: Sendable {
         configurationVersion.set(labels: [name, version, source], value: 1) { $0.first == name }
     }
 
+    public enum FeatureFlagErrorKind: String, Sendable { case rule, document }
+
+    public func recordFeatureFlagError(_ configuration: ConfigurationKey, kind: FeatureFlagErrorKind) {
+        featureFlagErrors.labels([configuration.description, kind.rawValue]).increment()
+    }
+
     public func recordBackupWriteFailure(_ configuration: ConfigurationKey) {
         backupWriteFailures.labels([configuration.description]).increment()
     }
@@ -128,6 +140,7 @@ public struct AgentMetrics: Sendable {
         lastSuccessfulPoll.removeAll(where: isThisConfiguration)
         configurationVersion.removeAll(where: isThisConfiguration)
         backupWriteFailures.removeAll(where: isThisConfiguration)
+        featureFlagErrors.removeAll(where: isThisConfiguration)
         writeToFailures.removeAll(where: isThisConfiguration)
     }
 }

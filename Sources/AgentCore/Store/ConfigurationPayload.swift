@@ -29,8 +29,8 @@ public final class ConfigurationPayload: Sendable {
     public let etag: String
     let etagC: [CChar]
     let versionLabelC: [CChar]?
-    /// The top-level members of a JSON configuration, indexed once per version for `?flag=`.
-    let flagIndex: Result<FlagIndex, FlagSelectionError>
+    /// How `?flag=` and feature-flag evaluation see this version, prepared once.
+    public let flags: FlagModel
 
     public init(key: ConfigurationKey, content: some Collection<UInt8>, contentType: String, version: String,
                 versionLabel: String?, source: ConfigurationSource, receivedAt: Double) {
@@ -49,11 +49,7 @@ public final class ConfigurationPayload: Sendable {
         self.etag = "\"" + version.filter { $0 != "\"" } + "\""
         self.etagC = HeaderValue.cString(etag)
         self.versionLabelC = versionLabel.map(HeaderValue.cString)
-        if Self.isJSON(contentType) {
-            self.flagIndex = Result { () throws(FlagSelectionError) in try FlagIndex(bytes: Array(content)) }
-        } else {
-            self.flagIndex = .failure(.notAnObject)
-        }
+        self.flags = FlagModel(content: content, contentType: contentType)
     }
 
     deinit {
@@ -70,6 +66,53 @@ public final class ConfigurationPayload: Sendable {
         let type = (contentType.split(separator: ";", maxSplits: 1).first ?? "")
             .filter { $0 != " " && $0 != "\t" }.lowercased()
         return type == "application/json" || type.hasSuffix("+json")
+    }
+}
+
+/// A version's flags, prepared when the version arrives so that requests do no parsing.
+public enum FlagModel: Sendable {
+    /// A JSON configuration: its top-level members indexed for `?flag=` (or why it cannot be).
+    case json(Result<FlagIndex, FlagSelectionError>)
+    /// Multi-variant feature flags (Ion), compiled; every request is evaluated against them.
+    case variants(CompiledFlags)
+    /// A feature-flag document that cannot be served: the version is refused where a previous
+    /// one exists, and answered with 502 naming `error` where none does.
+    case unreadable(FeatureFlagsError)
+    /// Any other content: `?flag=` is a bad request.
+    case none
+
+    init(content: some Collection<UInt8>, contentType: String) {
+        if ConfigurationPayload.isJSON(contentType) {
+            self = .json(Result { () throws(FlagSelectionError) in try FlagIndex(bytes: Array(content)) })
+        } else if IonFlagDocument.isFeatureFlags(contentType: contentType) {
+            do {
+                self = .variants(try IonFlagDocument.compile(Array(content)))
+            } catch {
+                self = .unreadable(error)
+            }
+        } else {
+            self = .none
+        }
+    }
+
+    /// True when the stored bytes are not the answer: variant flags (or an unreadable document).
+    public var isEvaluatedPerRequest: Bool {
+        switch self {
+        case .variants, .unreadable: true
+        case .json, .none: false
+        }
+    }
+
+    /// Why this version of feature flags cannot be served, when it cannot.
+    public var documentError: FeatureFlagsError? {
+        if case .unreadable(let error) = self { return error }
+        return nil
+    }
+
+    /// Rules that did not compile in this version (their flags serve the default variant).
+    public var ruleProblems: [FlagRuleProblem] {
+        if case .variants(let compiled) = self { return compiled.ruleProblems }
+        return []
     }
 }
 
