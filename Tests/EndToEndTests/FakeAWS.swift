@@ -64,10 +64,13 @@ final class FakeAWS: @unchecked Sendable {
         return try? JSONSerialization.jsonObject(with: Data(response.body))
     }
 
+    /// `ion`: the variant feature-flag document, served instead of `content` (as
+    /// `application/ion;type=AWS.AppConfig.FeatureFlags`) to a caller whose Accept header asks for it.
     func putConfiguration(_ app: String, _ env: String, _ profile: String, _ content: String,
-                          contentType: String = "application/json", label: String? = nil) throws {
+                          contentType: String = "application/json", label: String? = nil, ion: [UInt8]? = nil) throws {
         var body: [String: Any] = ["content": content, "content_type": contentType]
         if let label { body["version_label"] = label }
+        if let ion { body["ion_content_base64"] = Data(ion).base64EncodedString() }
         try admin("PUT", "configurations/\(app)/\(env)/\(profile)", body)
     }
 

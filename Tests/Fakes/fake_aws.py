@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
+ION_FLAGS_TYPE = "application/ion;type=AWS.AppConfig.FeatureFlags"
+
 DEFAULT_ACCESS_KEY = "AKIDFAKE"
 DEFAULT_SECRET_KEY = "fake-secret-key"
 ACCOUNT_ID = "123456789012"
@@ -719,14 +721,19 @@ class Handler(BaseHTTPRequestHandler):
             interval = st.settings["next_poll_interval"] or session["interval"]
             changed = session["last_version"] != cfg["version"]
             session["last_version"] = cfg["version"]
-            body = cfg["content"] if changed else b""
-            rec.update(changed=changed, version=cfg["version"])
+            content, content_type = cfg["content"], cfg["content_type"]
+            accept = ",".join(ctx["headers"].get("accept", [])).replace(" ", "").lower()
+            if cfg.get("ion_content") is not None and ION_FLAGS_TYPE.lower() in accept:
+                # Variant flags: Ion only for an agent that asks for it (SPEC section 8).
+                content, content_type = cfg["ion_content"], ION_FLAGS_TYPE
+            body = content if changed else b""
+            rec.update(changed=changed, version=cfg["version"], content_type=content_type)
         headers = [("Next-Poll-Configuration-Token", next_token),
                    ("Next-Poll-Interval-In-Seconds", str(interval)),
                    ("x-amzn-RequestId", new_request_id())]
         if cfg["version_label"] is not None:
             headers.append(("Version-Label", cfg["version_label"]))
-        return Response(200, body, cfg["content_type"], headers)
+        return Response(200, body, content_type, headers)
 
     # ---------------------------------------------------------------- STS
     def sts(self, ctx):
@@ -891,9 +898,11 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         return json_response(400, {"error": "content or content_base64 is required"})
                     st.versions += 1
+                    ion = doc.get("ion_content_base64")
                     st.configs[key] = {"content": content, "version": st.versions,
                                        "content_type": doc.get("content_type") or "application/json",
-                                       "version_label": doc.get("version_label")}
+                                       "version_label": doc.get("version_label"),
+                                       "ion_content": base64.b64decode(ion, validate=True) if ion else None}
                     return json_response(200, {"version": st.versions, "version_label": doc.get("version_label")})
                 if method == "DELETE":
                     found = st.configs.pop(key, None) is not None
