@@ -1,7 +1,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: build run test bench clean
+.PHONY: build run test bench bench-flags clean
 
 build:
 	./scripts/setup.sh
@@ -15,6 +15,11 @@ test:
 
 bench:
 	./bench/run.sh
+	$(MAKE) bench-flags
+
+# Evaluation cost per flag (20 flags × 5 variants), a micro-benchmark in the release test build.
+bench-flags:
+	FEATURE_FLAG_BENCH=1 swift test -c release --filter FeatureFlagBenchmark 2>&1 | grep -E "feature flags:|passed|failed"
 
 clean:
 	rm -rf .build

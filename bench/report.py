@@ -19,6 +19,7 @@ checks = [
     ("agent req/s / nginx", median("agent", 0) / nginx_rps, ">=", 0.9),
     ("agent p99 / nginx p99", median("agent", 1) / nginx_p99, "<=", 1.5),
     ("?flag= req/s / nginx", median("agent_flag", 0) / nginx_rps, ">=", 0.8),
+    ("variants req/s / nginx", median("agent_variant", 0) / nginx_rps, ">=", 0.6),
     ("RSS after run (MiB)", rss_kib / 1024, "<=", 16),
     ("exec to /ping (ms)", ping_ms, "<=", 50),
 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Serving benchmark: the agent (local development mode) against nginx on the same 1 KB JSON, driven
 # alternately by wrk in one run, so that the ratios compare like with like on this machine.
-# Prints req/s and p99 for each, their ratios against the goals, the agent's RSS after the run, and
+# Also drives a variant feature-flag profile (20 flags × 5 variants, evaluated per request with a
+# Context header) against the same nginx figure. Prints req/s and p99 for each, their ratios
+# against the goals, the agent's RSS after the run, and
 # the time from exec to the first /ping answer. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,17 +49,22 @@ path=/applications/bench/environments/bench/configurations/config
 curl -sf "localhost:$NGINX_PORT$path" | cmp - "$work/config/bench:bench:config.json"
 curl -sf "localhost:$AGENT_PORT$path" | cmp - "$work/config/bench:bench:config.json"
 
-run_wrk() { # name url → appends "name rps p99ms" to results
-  local out
-  out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2")"
-  python3 bench/parse_wrk.py "$1" <<<"$out" >> "$work/results"
+run_wrk() { # name url [wrk options…] → appends "name rps p99ms" to results
+  local out name="$1" url="$2"
+  shift 2
+  out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")"
+  python3 bench/parse_wrk.py "$name" <<<"$out" >> "$work/results"
 }
+variants=/applications/bench/environments/bench/configurations/variants
+context=(-H "Context: country=FR, tier=silver" -H "Context: userId=user-12345")
+curl -sf "${context[@]}" "localhost:$AGENT_PORT$variants" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d) == 20, d'
 
 : > "$work/results"
 for _ in $(seq "$ROUNDS"); do
   run_wrk nginx "http://127.0.0.1:$NGINX_PORT$path"
   run_wrk agent "http://127.0.0.1:$AGENT_PORT$path"
   run_wrk agent_flag "http://127.0.0.1:$AGENT_PORT$path?flag=flag_07"
+  run_wrk agent_variant "http://127.0.0.1:$AGENT_PORT$variants" "${context[@]}"
 done
 rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$work/agent.pid")/status")"
 kill "$(cat "$work/agent.pid")"; rm "$work/agent.pid"

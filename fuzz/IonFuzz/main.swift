@@ -1,4 +1,4 @@
-// libFuzzer entry point for the Ion reader. Built by fuzz/run-ion-fuzz.sh together with the
+// libFuzzer entry point for the Ion reader. Built by `fuzz/run.sh ion` together with the
 // files of Sources/AgentCore/Ion (which depend on nothing else), so no module import is needed.
 
 /// Reads the input as a document with and without a catalog, and with tight limits, so both the

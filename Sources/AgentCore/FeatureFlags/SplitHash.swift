@@ -48,14 +48,17 @@ public enum SplitHash {
         return min(numerator, limit)
     }
 
-    /// `h` for a prefix that already holds the seed and its 0 separator; nothing goes to the heap.
+    /// `h` for a prefix that already holds the seed and its 0 separator; nothing goes to the heap
+    /// beyond the context's own state.
+    static func hash(prefix: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>,
+                     using context: Digest.SHA256Context) -> UInt64 {
+        // SHA-256 from libcrypto (the project hand-writes none of what libcrypto does).
+        context.prefix64(prefix, value)
+    }
+
     static func hash(prefix: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + value.count) { buffer in
-            var offset = 0
-            for byte in prefix { buffer[offset] = byte; offset += 1 }
-            for byte in value { buffer[offset] = byte; offset += 1 }
-            // SHA-256 from libcrypto (the project hand-writes none of what libcrypto does).
-            return Digest.sha256(UnsafeBufferPointer(buffer)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        }
+        let context = Digest.SHA256Context()
+        defer { context.free() }
+        return hash(prefix: prefix, value: value, using: context)
     }
 }

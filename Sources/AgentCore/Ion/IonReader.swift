@@ -1,7 +1,7 @@
 // Design notes
 //
 // - Ours, small and strict: no Ion library exists for Swift on Linux. Everything here depends
-//   only on the standard library, so fuzz/run-ion-fuzz.sh compiles this folder on its own.
+//   only on the standard library, so `fuzz/run.sh ion` compiles this folder on its own.
 // - Model: ints that fit Int64 are `.int64`, bigger ones a sign and decimal digits; decimals a
 //   sign, coefficient digits and an exponent (so -0.0 and 1.00 survive); timestamps keep their
 //   written fields, precision, fraction digits and offset, with `instant` for comparisons.
