@@ -3,6 +3,7 @@ import statistics, sys
 from collections import defaultdict
 
 results, rss_kib, ping_ms = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rss_variants_kib = int(sys.argv[4]) if len(sys.argv) > 4 else None
 runs = defaultdict(list)
 for line in open(results):
     name, rps, p99 = line.split()
@@ -24,6 +25,8 @@ checks = [
     ("exec to /ping (ms)", ping_ms, "<=", 50),
 ]
 print("\n".join(rows))
+if rss_variants_kib is not None:
+    print(f"RSS after the variant runs too: {rss_variants_kib / 1024:.2f} MiB (no goal)")
 for label, value, op, goal in checks:
     ok = value >= goal if op == ">=" else value <= goal
     print(f"{label:24s} {value:8.2f}  goal {op} {goal:<5}  {'ok' if ok else 'MISSED'}")

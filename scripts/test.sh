@@ -17,3 +17,13 @@ trap 'rm -f "$exposition"' EXIT
 METRICS_EXPOSITION_OUT="$exposition" swift test --skip-build --filter AgentCoreTests
 swift test --skip-build --filter EndToEndTests
 python3 Tests/Metrics/check_exposition.py < "$exposition" >/dev/null
+# A bounded libFuzzer run over feature-flag documents: the Ion reader (text and binary, with and
+# without the shared tables, and under tight limits), the rule compiler and evaluation.
+fuzz_log="$(mktemp)"
+trap 'rm -f "$exposition" "$fuzz_log"' EXIT
+if ! fuzz/run.sh flags "${FUZZ_SECONDS:-45}" >"$fuzz_log" 2>&1; then
+  tail -60 "$fuzz_log"
+  echo "fuzzing found a crash, leak or timeout: reproducer in .build/fuzz/artifacts-flags" >&2
+  exit 1
+fi
+grep -E "^Done [0-9]+ runs" "$fuzz_log"

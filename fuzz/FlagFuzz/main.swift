@@ -18,6 +18,10 @@ public func flagFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         }
         for problem in flags.ruleProblems { _ = problem.description }
     }
+    // The Ion reader's bound checks, as fuzz/IonFuzz does, so one CI run covers both.
+    let tight = IonLimits(maxInputBytes: 1 << 16, maxDepth: 8, maxSymbols: 50, maxContainerElements: 100,
+                          maxTotalValues: 1000, maxNumberDigits: 40)
+    _ = try? IonReader.parse(bytes, limits: tight)
     return 0
 }
 
