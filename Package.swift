@@ -32,6 +32,11 @@ let package = Package(
             name: "appconfig-agent",
             dependencies: ["AgentCore"]
         ),
+        // `make bench-flags`: evaluation cost per flag (a benchmark, not part of the tests).
+        .executableTarget(
+            name: "flag-bench",
+            dependencies: ["AgentCore"]
+        ),
         .testTarget(
             name: "AgentCoreTests",
             dependencies: ["AgentCore"],

@@ -83,6 +83,26 @@ struct IonTreeComparison {
         }
     }
 
+    static func sameTimestamp(_ timestamp: IonTimestamp, _ want: Any) -> Bool {
+        let fields = want as? [String: Any] ?? [:]
+        let precisionNames: [IonTimestamp.Precision: String] = [
+            .year: "year", .month: "month", .day: "day", .minute: "minute", .second: "second",
+        ]
+        var same = precisionNames[timestamp.precision] == fields["precision"] as? String
+            && timestamp.year == fields["year"] as? Int && timestamp.month == fields["month"] as? Int
+            && timestamp.day == fields["day"] as? Int && timestamp.hour == fields["hour"] as? Int
+            && timestamp.minute == fields["minute"] as? Int && timestamp.second == fields["second"] as? Int
+            && timestamp.offsetMinutes == fields["offset"] as? Int
+        let fraction = timestamp.fraction
+        if let wanted = fields["fraction"] as? [String: Any] {
+            same = same && fraction?.coefficient == wanted["coefficient"] as? String
+                && fraction?.exponent == wanted["exponent"] as? Int
+        } else {
+            same = same && fraction == nil
+        }
+        return same
+    }
+
     mutating func value(_ actual: IonValue, _ expected: Any, path: String) {
         guard let tree = expected as? [String: Any], let type = tree["type"] as? String else {
             mismatches.append("\(path): bad expected tree")
@@ -127,22 +147,9 @@ struct IonTreeComparison {
                 mismatch(decimal)
             }
         case .timestamp(let timestamp):
-            let fields = want as? [String: Any] ?? [:]
-            let precisionNames: [IonTimestamp.Precision: String] = [
-                .year: "year", .month: "month", .day: "day", .minute: "minute", .second: "second",
-            ]
-            var same = precisionNames[timestamp.precision] == fields["precision"] as? String
-                && timestamp.year == fields["year"] as? Int && timestamp.month == fields["month"] as? Int
-                && timestamp.day == fields["day"] as? Int && timestamp.hour == fields["hour"] as? Int
-                && timestamp.minute == fields["minute"] as? Int && timestamp.second == fields["second"] as? Int
-                && timestamp.offsetMinutes == fields["offset"] as? Int
-            if let fraction = fields["fraction"] as? [String: Any] {
-                same = same && timestamp.fraction?.coefficient == fraction["coefficient"] as? String
-                    && timestamp.fraction?.exponent == fraction["exponent"] as? Int
-            } else {
-                same = same && timestamp.fraction == nil
-            }
-            if !same { mismatch(timestamp) }
+            // In a function of its own: inline here, Swift 6.3's optimizer crashes on this function
+            // in release builds (a CopyPropagation ownership error).
+            if !Self.sameTimestamp(timestamp, want) { mismatch(timestamp) }
         case .symbol(let symbol):
             self.symbol(symbol, want, path: path)
         case .string(let text):

@@ -21,42 +21,22 @@ public enum Digest {
         }
     }
 
-    /// SHA-256 fetched from libcrypto's default provider once. `EVP_sha256()` makes every digest look
-    /// the algorithm up again (a lock and a name lookup, more than the hashing of a short input).
-    nonisolated(unsafe) private static let sha256Method: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
-
-    /// A SHA-256 context for many short digests in a row on one thread (the split rules of one
-    /// request): no algorithm lookup and no allocation per digest. Call `free()` when done.
-    public struct SHA256Context {
-        fileprivate let context: OpaquePointer
-
-        public init() {
-            // Fails only when libcrypto cannot allocate.
-            guard let context = EVP_MD_CTX_new() else { preconditionFailure("libcrypto EVP_MD_CTX_new failed") }
-            self.context = context
-        }
-
-        public func free() { EVP_MD_CTX_free(context) }
-
-        /// The first 8 bytes of SHA-256(`parts.0` ‖ `parts.1`), big-endian.
-        public func prefix64(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> UInt64 {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: EVP_MAX_MD_SIZE_VALUE) { output in
-                var length: UInt32 = 0
-                let status = (Digest.sha256Method.map { EVP_DigestInit_ex2(context, $0, nil) }
-                              ?? EVP_DigestInit_ex(context, EVP_sha256(), nil)) == 1
-                    && (first.isEmpty || EVP_DigestUpdate(context, first.baseAddress, first.count) == 1)
-                    && (second.isEmpty || EVP_DigestUpdate(context, second.baseAddress, second.count) == 1)
-                    && EVP_DigestFinal_ex(context, output.baseAddress, &length) == 1
-                precondition(status && Int(length) == Digest.sha256Length, "libcrypto SHA-256 failed")
-                var value: UInt64 = 0
-                for index in 0..<8 { value = value << 8 | UInt64(output[index]) }
-                return value
+    /// The first 8 bytes, big-endian, of SHA-256(`first` ‖ `second`): the split hash of feature flags,
+    /// which runs many times per request, so nothing here allocates (see `ccrypto_sha256_concat`).
+    public static func sha256Prefix64(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: sha256Length) { output in
+            let placeholder: UInt8 = 0
+            let status = withUnsafePointer(to: placeholder) { empty in
+                ccrypto_sha256_concat(first.baseAddress ?? empty, first.count, second.baseAddress ?? empty, second.count,
+                                      output.baseAddress)
             }
+            // Fails only when libcrypto cannot allocate; there is no sane way to carry on without hashes.
+            precondition(status == 1, "libcrypto SHA-256 failed")
+            var value: UInt64 = 0
+            for index in 0..<8 { value = value << 8 | UInt64(output[index]) }
+            return value
         }
     }
-
-    /// `EVP_MAX_MD_SIZE` (a macro Swift does not import).
-    private static let EVP_MAX_MD_SIZE_VALUE = 64
 
     /// HMAC-SHA256 of `data` under `key` (one-shot `HMAC`, not deprecated in OpenSSL 3).
     public static func hmacSHA256(key: some Collection<UInt8>, data: some Collection<UInt8>) -> [UInt8] {

@@ -49,12 +49,8 @@ final class RuleProgram: Sendable {
         withUnsafeTemporaryAllocation(of: ByteSpan.self, capacity: max(keys.count, 1)) { slots in
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(splitMemoCount, 1)) { hashes in
         withUnsafeTemporaryAllocation(of: Bool.self, capacity: max(splitMemoCount, 1)) { known in
-        withUnsafeTemporaryAllocation(of: Digest.SHA256Context?.self, capacity: 1) { hasher in
             slots.initialize(repeating: .absent)
             known.initialize(repeating: false)
-            // Made by the first split that needs a hash, freed when the request is answered.
-            hasher.initialize(repeating: nil)
-            defer { hasher[0]?.free() }
             if keys.count > 0 {
                 for pair in context.pairs {
                     if let slot = keys.slot(of: contextBytes.slice(pair.key)) { slots[slot] = pair.value }
@@ -63,10 +59,9 @@ final class RuleProgram: Sendable {
             let machine = RuleMachine(
                 operations: operations, bytes: bytes, listStrings: listStrings, listNumbers: listNumbers,
                 listInstants: listInstants, patterns: patterns, contextBytes: contextBytes,
-                slots: UnsafeBufferPointer(slots), entity: context.entity, hashes: hashes, known: known,
-                hasher: hasher.baseAddress!, visits: visits)
+                slots: UnsafeBufferPointer(slots), entity: context.entity, hashes: hashes, known: known, visits: visits)
             return body(machine)
-        }}}}}}}}}}}
+        }}}}}}}}}}
     }
 }
 
@@ -245,8 +240,6 @@ struct RuleMachine {
     let entity: ByteSpan
     let hashes: UnsafeMutableBufferPointer<UInt64>
     let known: UnsafeMutableBufferPointer<Bool>
-    /// One SHA-256 context for the request's split hashes, made on first use.
-    let hasher: UnsafeMutablePointer<Digest.SHA256Context?>
     /// Counts the operations evaluated, for tests that pin short-circuiting; nil otherwise.
     let visits: UnsafeMutablePointer<Int>?
 
@@ -309,14 +302,7 @@ struct RuleMachine {
             if known[split.memo] {
                 hash = hashes[split.memo]
             } else {
-                let context: Digest.SHA256Context
-                if let made = hasher.pointee {
-                    context = made
-                } else {
-                    context = Digest.SHA256Context()
-                    hasher.pointee = context
-                }
-                hash = SplitHash.hash(prefix: bytes.slice(split.prefix), value: contextBytes.slice(span), using: context)
+                hash = SplitHash.hash(prefix: bytes.slice(split.prefix), value: contextBytes.slice(span))
                 hashes[split.memo] = hash
                 known[split.memo] = true
             }

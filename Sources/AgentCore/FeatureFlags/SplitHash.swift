@@ -48,17 +48,9 @@ public enum SplitHash {
         return min(numerator, limit)
     }
 
-    /// `h` for a prefix that already holds the seed and its 0 separator; nothing goes to the heap
-    /// beyond the context's own state.
-    static func hash(prefix: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>,
-                     using context: Digest.SHA256Context) -> UInt64 {
-        // SHA-256 from libcrypto (the project hand-writes none of what libcrypto does).
-        context.prefix64(prefix, value)
-    }
-
+    /// `h` for a prefix that already holds the seed and its 0 separator; nothing goes to the heap.
     static func hash(prefix: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        let context = Digest.SHA256Context()
-        defer { context.free() }
-        return hash(prefix: prefix, value: value, using: context)
+        // SHA-256 from libcrypto (the project hand-writes none of what libcrypto does).
+        Digest.sha256Prefix64(prefix, value)
     }
 }
