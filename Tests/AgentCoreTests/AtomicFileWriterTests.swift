@@ -146,6 +146,30 @@ struct AtomicFileWriterTests {
         }
     }
 
+    /// What a writer killed mid-write leaves behind goes with the next write once it is a minute
+    /// old; a fresh one (a writer that may still be running), other names and links stay.
+    @Test func staleTemporaryFilesOfTheTargetAreRemovedByTheNextWrite() throws {
+        try withScratchDirectory { dir in
+            func age(_ name: String, seconds: Int) throws {
+                var times = [timespec(tv_sec: time(nil) - seconds, tv_nsec: 0), timespec(tv_sec: time(nil) - seconds, tv_nsec: 0)]
+                try #require(utimensat(AT_FDCWD, dir + "/" + name, &times, AT_SYMLINK_NOFOLLOW) == 0)
+            }
+            let stale = ".config.tmp-0123456789abcdef"
+            let fresh = ".config.tmp-fedcba9876543210"
+            let otherTarget = ".other.tmp-0123456789abcdef"
+            let notOurs = ".config.tmp-backup"
+            let link = ".config.tmp-aaaaaaaaaaaaaaaa"
+            for name in [stale, fresh, otherTarget, notOurs] { try makeFile(dir + "/" + name, "partial") }
+            try #require(symlink("/nonexistent", dir + "/" + link) == 0)
+            for name in [stale, otherTarget, notOurs, link] { try age(name, seconds: 3600) }
+
+            try writer.write(Array("v2".utf8), to: dir + "/config")
+
+            #expect(directoryEntries(dir) == [link, fresh, otherTarget, notOurs, "config"].sorted())
+            #expect(fileText(dir + "/config") == "v2")
+        }
+    }
+
     @Test func existingFileWithWiderModeIsReplacedOwnerOnly() throws {
         try withScratchDirectory { dir in
             let path = dir + "/config"

@@ -27,7 +27,9 @@ import Glibc
 ///   directory with `O_CREAT|O_EXCL|O_NOFOLLOW`, given its mode, written, `fsync`ed, renamed over the
 ///   target, and the directory is `fsync`ed. A crash at any instant leaves the old file or the new
 ///   one, never a torn one; on any failure the temporary file is removed and the target is untouched
-///   (a failed `fsync` of the directory is reported too, though the new file is then in place).
+///   (a failed `fsync` of the directory is reported too, though the new file is then in place). A
+///   temporary file of the same target left by a killed agent is removed by the next successful
+///   write once it is a minute old.
 ///
 /// Design note: the bytes only ever go into a new inode the agent created with `O_EXCL`, and `rename`
 /// replaces a link or another user's file rather than writing through it, so the target checks guard
@@ -84,12 +86,51 @@ public struct AtomicFileWriter: Sendable {
             throw .io(path: path, operation: "rename", errno: error.errno)
         }
         committed = true
+        Self.removeStaleTemporaryFiles(of: name, in: directory)
         // Makes the rename durable. EINVAL: the filesystem cannot sync directories; nothing to do.
         do {
             try SystemCall.retrying("fsync") { fsync(directory.fd) }
         } catch where error.errno != EINVAL {
             throw .io(path: path, operation: "fsync directory", errno: error.errno)
         } catch {}
+    }
+
+    /// A temporary file of the same target older than this is a leftover of a writer that was
+    /// killed mid-write (any other failure removes its own); a live writer's is seconds old at most.
+    static let staleTemporaryAge: Int = 60
+
+    /// Removes leftovers of earlier, killed writes of `name`: the agent's own regular files named
+    /// `.<name>.tmp-<16 hex digits>`, unmodified for `staleTemporaryAge` seconds. Best effort: a
+    /// leftover that cannot be removed costs disk space, nothing else.
+    private static func removeStaleTemporaryFiles(of name: String, in directory: borrowing OpenDirectory) {
+        let prefix = Array(".\(String(decoding: name.utf8.prefix(200), as: UTF8.self)).tmp-".utf8)
+        let listing = dup(directory.fd)
+        guard listing >= 0 else { return }
+        guard let stream = fdopendir(listing) else {
+            close(listing)
+            return
+        }
+        var leftovers: [String] = []
+        while let entry = readdir(stream) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            guard entryName.count == prefix.count + 16, entryName.starts(with: prefix),
+                  entryName.suffix(16).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else { continue }
+            leftovers.append(String(decoding: entryName, as: UTF8.self))
+        }
+        closedir(stream)
+        let now = time(nil)
+        for leftover in leftovers {
+            var status = stat()
+            guard fstatat(directory.fd, leftover, &status, AT_SYMLINK_NOFOLLOW) == 0,
+                  status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid(),
+                  now - status.st_mtim.tv_sec >= staleTemporaryAge else { continue }
+            if unlinkat(directory.fd, leftover, 0) == 0 {
+                log.info("removed \(directory.path)/\(leftover), left by an earlier write that did not finish")
+            }
+        }
     }
 
     /// Removes the file at `path` if it exists, after the same checks on its directory and on the
