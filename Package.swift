@@ -13,9 +13,10 @@ let package = Package(
             pkgConfig: "libevent_pthreads",
             providers: [.apt(["libevent-dev"])]
         ),
+        // libcurl's headers only: the library is loaded with dlopen when AWS mode first needs it
+        // (see its shim.h), so no pkg-config, whose flags would link it.
         .systemLibrary(
             name: "CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .systemLibrary(

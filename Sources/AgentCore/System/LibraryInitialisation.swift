@@ -1,3 +1,4 @@
+import CCurl
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,14 @@ enum LibraryInitialisation {
         ("GNUTLS_NO_IMPLICIT_INIT", "1"),
         ("GLIBC_TUNABLES", "glibc.malloc.tcache_count=64"),
     ]
+    /// libcurl is loaded on first use (see CCurl's shim.h), and with it GnuTLS, which reads
+    /// `GNUTLS_NO_IMPLICIT_INIT` as it loads. Outside local development mode the agent calls AWS,
+    /// so libcurl is loaded here, while the variable is still set; in local mode it never is.
+    private static func preloadCurlUnlessLocal() {
+        let environment = SettingsEnvironment(variables: ProcessEnvironment.current())
+        if environment.setting("LOCAL_DEVELOPMENT_DIRECTORY") == nil { _ = CCurl_load() }
+    }
+
     /// Set for the re-executed process: the names of the variables to remove again.
     static let marker = "APPCONFIG_AGENT_REEXECUTED"
 
@@ -29,16 +38,21 @@ enum LibraryInitialisation {
     static func skipUnusedLibraryInitialisation() {
         if let added = getenv(marker) {
             let names = String(cString: added).split(separator: ",").map(String.init)
+            preloadCurlUnlessLocal()
             unsetenv(marker)
             for name in names where settings.contains(where: { $0.name == name }) { unsetenv(name) }
             return
         }
         let missing = settings.filter { getenv($0.name) == nil }
-        guard !missing.isEmpty else { return }
+        guard !missing.isEmpty else {
+            preloadCurlUnlessLocal()
+            return
+        }
         for setting in missing { setenv(setting.name, setting.value, 1) }
         setenv(marker, missing.map(\.name).joined(separator: ","), 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // exec failed (no /proc): go on as we are.
+        preloadCurlUnlessLocal()
         unsetenv(marker)
         for setting in missing { unsetenv(setting.name) }
     }
