@@ -30,4 +30,16 @@ static inline struct evkeyval *CLibEvent_headers_first(struct evkeyvalq *headers
 static inline struct evkeyval *CLibEvent_headers_next(struct evkeyval *header) {
     return header->next.tqe_next;
 }
+
+/* The request's HTTP version, which libevent 2.1 has no accessor for: read through the public
+   layout in http_struct.h (part of libevent's ABI), included under another struct name so that
+   Swift keeps seeing `struct evhttp_request` as opaque. Returns the minor version of HTTP/1.x,
+   or -1 for any other major version. */
+#define evhttp_request CLibEvent_request_layout
+#include <event2/http_struct.h>
+#undef evhttp_request
+static inline int CLibEvent_request_http1_minor(const struct evhttp_request *request) {
+    const struct CLibEvent_request_layout *layout = (const struct CLibEvent_request_layout *)(const void *)request;
+    return layout->major == 1 ? layout->minor : -1;
+}
 #endif

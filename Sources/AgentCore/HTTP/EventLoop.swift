@@ -30,7 +30,7 @@ final class EventLoop: @unchecked Sendable {
     private var thread: NativeThread?
 
     init(configuration: HTTPServerConfiguration, router: Router, connections: ConnectionBudget) throws(SystemError) {
-        guard let base = event_base_new() else { throw SystemError(call: "event_base_new", errno: ENOMEM) }
+        guard let base = Self.makeBase() else { throw SystemError(call: "event_base_new", errno: ENOMEM) }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
             throw SystemError(call: "evhttp_new", errno: ENOMEM)
@@ -50,6 +50,17 @@ final class EventLoop: @unchecked Sendable {
         evhttp_set_allowed_methods(http, UInt16(all))
         evhttp_set_default_content_type(http, "application/octet-stream")
         evhttp_set_gencb(http, eventLoopHandleRequest, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// An event base whose epoll backend batches its interest changes: evhttp turns reading off
+    /// and on again and adds writing for every request, and with the change list these reach the
+    /// kernel as one `epoll_ctl` when the loop next waits, not three. (libevent's caveat about the
+    /// change list concerns file descriptors copied with `dup`, which the server never makes.)
+    private static func makeBase() -> OpaquePointer? {
+        guard let config = event_config_new() else { return event_base_new() }
+        defer { event_config_free(config) }
+        _ = event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
+        return event_base_new_with_config(config)
     }
 
     func accept(fd: Int32) throws(SystemError) {
@@ -249,9 +260,15 @@ final class EventLoop: @unchecked Sendable {
         }
         for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
         if close { evhttp_add_header(headers, "Connection", "close") }
+        // HTTP/1.1 answers carry Date and Content-Length. evhttp would add them itself, formatting
+        // each with snprintf per request; added here, the date is formatted once a second.
+        // (Unless the router set them, which it does not today: evhttp would then leave them be.)
+        let http11 = CLibEvent_request_http1_minor(request) >= 1
+            && !response.headers.contains { Self.isDateOrLength($0.name) }
         if head {
             // evhttp sends no body and no length for HEAD; give the length the GET would have.
-            evhttp_add_header(headers, "Content-Length", String(response.body.count))
+            Self.addContentLength(response.body.count, to: headers)
+            if http11 { addDate(to: headers) }
             evhttp_send_reply(request, Int32(response.status), HTTPStatus.reason(response.status), nil)
             return
         }
@@ -269,7 +286,82 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
         }
+        if http11 {
+            addDate(to: headers)
+            // As evhttp does: no length where the status has no body (1xx, 204, 304).
+            let status = response.status
+            if status >= 200, status != 204, status != 304 { Self.addContentLength(evbuffer_get_length(body), to: headers) }
+        }
         evhttp_send_reply(request, Int32(response.status), HTTPStatus.reason(response.status), nil)
+    }
+
+    /// The `Date` value (RFC 9110 IMF-fixdate, as evhttp writes it) of the second `dateSecond`,
+    /// NUL-terminated; loop thread only.
+    private var dateValue = [CChar](repeating: 0, count: 30)
+    private var dateSecond = -1
+
+    private func addDate(to headers: UnsafeMutablePointer<evkeyvalq>) {
+        let now = time(nil)
+        if now != dateSecond {
+            dateSecond = now
+            var t = now
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            Self.formatDate(parts, into: &dateValue)
+        }
+        _ = dateValue.withUnsafeBufferPointer { evhttp_add_header(headers, "Date", $0.baseAddress) }
+    }
+
+    private static let dayNames = Array("SunMonTueWedThuFriSat".utf8)
+    private static let monthNames = Array("JanFebMarAprMayJunJulAugSepOctNovDec".utf8)
+
+    /// "Sun, 06 Nov 1994 08:49:37 GMT": evhttp's "%s, %02d %s %4d %02d:%02d:%02d GMT".
+    static func formatDate(_ parts: tm, into text: inout [CChar]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(30)
+        func twoDigits(_ value: Int32) {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+            bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+        }
+        let day = Int(parts.tm_wday) * 3
+        bytes.append(contentsOf: dayNames[day..<day + 3])
+        bytes.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")])
+        twoDigits(parts.tm_mday)
+        bytes.append(UInt8(ascii: " "))
+        let month = Int(parts.tm_mon) * 3
+        bytes.append(contentsOf: monthNames[month..<month + 3])
+        bytes.append(UInt8(ascii: " "))
+        let year = String(Int(parts.tm_year) + 1900).utf8
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(0, 4 - year.count)))
+        bytes.append(contentsOf: year)
+        bytes.append(UInt8(ascii: " "))
+        twoDigits(parts.tm_hour)
+        bytes.append(UInt8(ascii: ":"))
+        twoDigits(parts.tm_min)
+        bytes.append(UInt8(ascii: ":"))
+        twoDigits(parts.tm_sec)
+        bytes.append(contentsOf: Array(" GMT".utf8))
+        text = bytes.map { CChar(bitPattern: $0) } + [0]
+    }
+
+    private static func isDateOrLength(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return lowered == "date" || lowered == "content-length" || lowered == "transfer-encoding"
+    }
+
+    /// Adds `Content-Length`, its digits written without a format string.
+    private static func addContentLength(_ length: Int, to headers: UnsafeMutablePointer<evkeyvalq>) {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 24) { digits in
+            var index = 23
+            digits[index] = 0
+            var rest = max(0, length)
+            repeat {
+                index -= 1
+                digits[index] = CChar(UInt8(ascii: "0") + UInt8(rest % 10))
+                rest /= 10
+            } while rest > 0
+            _ = evhttp_add_header(headers, "Content-Length", digits.baseAddress! + index)
+        }
     }
 
     /// The route label for metrics, from the raw target without allocating.

@@ -92,7 +92,14 @@ public final class HTTPServer: Sendable {
         for loop in loops { loop.free() }
     }
 
-    private static let threadSupport: Bool = evthread_use_pthreads() == 0
+    private static let threadSupport: Bool = {
+        // libevent's own calloc calls glibc's calloc, which bypasses the per-thread cache of freed
+        // blocks (tcache) that malloc uses; evhttp callocs a request, its buffers and every header
+        // entry. Handing libevent malloc makes it malloc and clear instead: the same memory, from
+        // the cache. Must come before libevent allocates anything.
+        event_set_mem_functions(malloc, realloc, free)
+        return evthread_use_pthreads() == 0
+    }()
 
     private static func enableThreadSupport() {
         if !threadSupport { log.error("libevent thread support could not be enabled") }

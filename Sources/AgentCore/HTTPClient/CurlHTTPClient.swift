@@ -10,8 +10,13 @@ import Glibc
 // continuation; the loop resumes them. No Swift concurrency thread ever waits on the network.
 // Connections live in the multi handle's cache, so they are reused across requests.
 
-/// `curl_global_init` once per process: a global `let` is initialised exactly once, thread-safely.
-private let curlGlobalInitResult: CURLcode = curl_global_init(CCurl_global_default())
+/// libcurl loaded (see CCurl's shim.h) and `curl_global_init` called, once per process: a global
+/// `let` is initialised exactly once, thread-safely. nil when that worked, else what failed.
+private let curlUnavailable: HTTPClientError? = {
+    if let problem = CCurl_load() { return .other(code: -1, String(cString: problem)) }
+    let code = CCurl_global_init(CCurl_global_default())
+    return code == CURLE_OK ? nil : .other(code: Int32(code.rawValue), "curl_global_init failed")
+}()
 
 /// An HTTP/1.1 and HTTP/2 client for calls to AWS, over libcurl, that never blocks the caller's thread.
 ///
@@ -23,9 +28,7 @@ public final class CurlHTTPClient: Sendable {
     private let shared: CurlLoopShared
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws(HTTPClientError) {
-        guard curlGlobalInitResult == CURLE_OK else {
-            throw .other(code: Int32(curlGlobalInitResult.rawValue), "curl_global_init failed")
-        }
+        if let curlUnavailable { throw curlUnavailable }
         guard configuration.maxConnections >= 1 else {
             throw .invalidConfiguration("maxConnections must be at least 1, got \(configuration.maxConnections)")
         }
@@ -39,15 +42,15 @@ public final class CurlHTTPClient: Sendable {
         }
         self.configuration = configuration
 
-        guard let multi = curl_multi_init() else {
+        guard let multi = CCurl_multi_init() else {
             throw .other(code: -1, "curl_multi_init failed")
         }
         let connections = configuration.maxConnections
         for option in [CURLMOPT_MAX_TOTAL_CONNECTIONS, CURLMOPT_MAX_HOST_CONNECTIONS, CURLMOPT_MAXCONNECTS] {
             let code = CCurl_multi_setopt_long(multi, option, connections)
             guard code == CURLM_OK else {
-                curl_multi_cleanup(multi)
-                throw .other(code: Int32(code.rawValue), "curl_multi_setopt: \(String(cString: curl_multi_strerror(code)))")
+                CCurl_multi_cleanup(multi)
+                throw .other(code: Int32(code.rawValue), "curl_multi_setopt: \(String(cString: CCurl_multi_strerror(code)))")
             }
         }
 
@@ -132,7 +135,7 @@ private final class CurlLoopShared: Sendable {
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
         func wakeLoop() {
-            if let multi { curl_multi_wakeup(multi.pointer) }
+            if let multi { CCurl_multi_wakeup(multi.pointer) }
         }
     }
 
@@ -262,7 +265,7 @@ private final class CurlMultiLoop {
         self.configuration = configuration
         var list: UnsafeMutablePointer<curl_slist>?
         for header in configuration.proxyHeaders {
-            list = curl_slist_append(list, CurlTransfer.headerLine(header))
+            list = CCurl_slist_append(list, CurlTransfer.headerLine(header))
         }
         proxyHeaderList = list
     }
@@ -278,16 +281,16 @@ private final class CurlMultiLoop {
             for id in work.cancelled { cancel(id) }
 
             var running: Int32 = 0
-            let performed = curl_multi_perform(multi, &running)
+            let performed = CCurl_multi_perform(multi, &running)
             if performed != CURLM_OK {
-                log.error("HTTP client: curl_multi_perform: \(String(cString: curl_multi_strerror(performed)))")
+                log.error("HTTP client: curl_multi_perform: \(String(cString: CCurl_multi_strerror(performed)))")
             }
             collectFinished()
 
             // curl_multi_poll caps the wait at libcurl's own next timeout, and wakes on curl_multi_wakeup.
-            let polled = curl_multi_poll(multi, nil, 0, 5000, nil)
+            let polled = CCurl_multi_poll(multi, nil, 0, 5000, nil)
             if polled != CURLM_OK {
-                log.error("HTTP client: curl_multi_poll: \(String(cString: curl_multi_strerror(polled)))")
+                log.error("HTTP client: curl_multi_poll: \(String(cString: CCurl_multi_strerror(polled)))")
                 usleep(10_000) // never a hot loop
             }
         }
@@ -299,11 +302,11 @@ private final class CurlMultiLoop {
             shared.finished(submitted.id)
             submitted.continuation.resume(returning: .failure(error))
         case .success(let transfer):
-            let added = curl_multi_add_handle(multi, transfer.easy)
+            let added = CCurl_multi_add_handle(multi, transfer.easy)
             guard added == CURLM_OK else {
                 transfer.release()
                 shared.finished(submitted.id)
-                let message = String(cString: curl_multi_strerror(added))
+                let message = String(cString: CCurl_multi_strerror(added))
                 submitted.continuation.resume(returning: .failure(.other(code: Int32(added.rawValue), message)))
                 return
             }
@@ -319,7 +322,7 @@ private final class CurlMultiLoop {
 
     private func collectFinished() {
         var remaining: Int32 = 0
-        while let message = curl_multi_info_read(multi, &remaining) {
+        while let message = CCurl_multi_info_read(multi, &remaining) {
             // Copy out before removing the handle: the message is freed with it.
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
             let code = message.pointee.data.result
@@ -332,7 +335,7 @@ private final class CurlMultiLoop {
     private func finish(_ easy: UnsafeMutableRawPointer, with result: CurlResult) {
         guard let transfer = transfers.removeValue(forKey: easy) else { return }
         handleByID[transfer.id] = nil
-        curl_multi_remove_handle(multi, easy)
+        CCurl_multi_remove_handle(multi, easy)
         transfer.release()
         shared.finished(transfer.id)
         transfer.continuation.resume(returning: result)
@@ -345,8 +348,8 @@ private final class CurlMultiLoop {
         for submitted in started + leftovers {
             submitted.continuation.resume(returning: .failure(.shutDown))
         }
-        curl_multi_cleanup(multi)
-        curl_slist_free_all(proxyHeaderList)
+        CCurl_multi_cleanup(multi)
+        CCurl_slist_free_all(proxyHeaderList)
         for waiter in waiters { waiter.resume() }
     }
 }
@@ -391,8 +394,8 @@ private final class CurlTransfer {
     func release() {
         guard !released else { return }
         released = true
-        curl_easy_cleanup(easy)
-        curl_slist_free_all(headerList)
+        CCurl_easy_cleanup(easy)
+        CCurl_slist_free_all(headerList)
         headerList = nil
     }
 
@@ -408,7 +411,7 @@ private final class CurlTransfer {
         for header in request.headers {
             if let problem = headerProblem(header) { return .failure(.invalidRequest(problem)) }
         }
-        guard let easy = curl_easy_init() else { return .failure(.other(code: -1, "curl_easy_init failed")) }
+        guard let easy = CCurl_easy_init() else { return .failure(.other(code: -1, "curl_easy_init failed")) }
         let transfer = CurlTransfer(id: submitted.id, easy: easy, continuation: submitted.continuation,
                                     maxResponseBytes: configuration.maxResponseBytes)
         do {
@@ -427,7 +430,7 @@ private final class CurlTransfer {
     ) throws(HTTPClientError) {
         func check(_ code: CURLcode, _ what: String) throws(HTTPClientError) {
             guard code == CURLE_OK else {
-                throw .other(code: Int32(code.rawValue), "\(what): \(String(cString: curl_easy_strerror(code)))")
+                throw .other(code: Int32(code.rawValue), "\(what): \(String(cString: CCurl_easy_strerror(code)))")
             }
         }
         func long(_ option: CURLoption, _ value: Int, _ what: String) throws(HTTPClientError) {
@@ -496,16 +499,16 @@ private final class CurlTransfer {
         // Exactly the caller's headers: an empty `Name:` line stops libcurl adding its own.
         var list: UnsafeMutablePointer<curl_slist>?
         for header in request.headers {
-            list = curl_slist_append(list, CurlTransfer.headerLine(header))
+            list = CCurl_slist_append(list, CurlTransfer.headerLine(header))
         }
         func callerSets(_ name: String) -> Bool {
             request.headers.contains { HTTPClientResponse.namesMatch($0.name, name) }
         }
         for name in ["Accept", "Expect"] where !callerSets(name) {
-            list = curl_slist_append(list, "\(name):")
+            list = CCurl_slist_append(list, "\(name):")
         }
         if sendsBody && !callerSets("Content-Type") {
-            list = curl_slist_append(list, "Content-Type:") // else x-www-form-urlencoded
+            list = CCurl_slist_append(list, "Content-Type:") // else x-www-form-urlencoded
         }
         headerList = list
         try check(CCurl_setopt_slist(easy, CURLOPT_HTTPHEADER, list), "headers")
@@ -656,7 +659,7 @@ private final class CurlTransfer {
     private func errorMessage(_ code: CURLcode) -> String {
         var text = String(cString: errorBuffer)
         while let last = text.last, last.isNewline { text.removeLast() }
-        if text.isEmpty { text = String(cString: curl_easy_strerror(code)) }
+        if text.isEmpty { text = String(cString: CCurl_easy_strerror(code)) }
         return String(text.prefix(200))
     }
 }
