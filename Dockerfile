@@ -34,9 +34,9 @@ FROM debian:bookworm-slim
 
 # Exactly the shared libraries `ldd appconfig-agent` needs beyond the base image (libc6 and
 # libgcc-s1 are in every Debian image; libstdc++6 is too, but it is named so that a slimmer base
-# cannot drop it silently). Their own dependencies (libevent-core, nghttp2, krb5, …) come with
-# them.
-# Tests/Packaging checks this list against the binary. ca-certificates: TLS to AWS.
+# cannot drop it silently), and libcurl4, which the agent loads with dlopen when it calls AWS.
+# Their own dependencies (libevent-core, nghttp2, krb5, …) come with them.
+# Tests/Packaging checks this list against the binary and the shim. ca-certificates: TLS to AWS.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \

@@ -217,6 +217,23 @@ class DockerfileTests(unittest.TestCase):
         missing = {soname: owners[path] for soname, path in libraries.items() if owners[path] not in closure}
         self.assertEqual(missing, {}, "libraries ldd lists that neither the runtime stage's packages nor their dependencies bring")
 
+    def test_runtime_stage_installs_the_libraries_the_agent_loads_at_run_time(self):
+        # libcurl is opened with dlopen (only AWS mode needs it), so ldd does not list it: the
+        # sonames come from the shim that opens them.
+        sonames = re.findall(r'dlopen\("([^"]+)"', (ROOT / "Sources" / "CCurl" / "shim.h").read_text())
+        self.assertEqual(sonames, ["libcurl.so.4"])
+        cache = run("ldconfig", "-p").stdout
+        paths = {}
+        for soname in sonames:
+            found = re.search(rf"^\s*{re.escape(soname)} \(libc6,x86-64[^)]*\) => (\S+)$", cache, re.MULTILINE) \
+                or re.search(rf"^\s*{re.escape(soname)} .*=> (\S+)$", cache, re.MULTILINE)
+            self.assertIsNotNone(found, f"{soname} is not installed here")
+            paths[soname] = found.group(1)
+        owners = owning_packages(paths.values())
+        installed = set(apt_installed_packages(stages()[-1]))
+        missing = {soname: owners[path] for soname, path in paths.items() if owners[path] not in installed}
+        self.assertEqual(missing, {}, "libraries the agent dlopens whose package the runtime stage does not install")
+
     def test_dockerignore_keeps_build_output_out_and_sources_in(self):
         lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
                  if line.strip() and not line.startswith("#")]
