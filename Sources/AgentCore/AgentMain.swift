@@ -6,6 +6,8 @@ import Glibc
 public enum AgentMain {
     public static func run(arguments: [String] = CommandLine.arguments) -> Never {
         LibraryInitialisation.skipUnusedLibraryInitialisation()
+        // Before any thread exists, so that all of them inherit the mask (see SignalWatcher).
+        SignalWatcher.blockWatchedSignals()
         let environment = ProcessEnvironment.current()
         signal(SIGPIPE, SIG_IGN)
         switch arguments.dropFirst().first {

@@ -41,6 +41,31 @@ import Testing
         #expect(throws: RawHTTPError.self) { try httpGet(port: agent.port, "/ping") }
     }
 
+    /// A process-directed signal goes to any thread that does not block it. Every thread of the
+    /// agent (event loops, curl's, Dispatch's, main) must block the three it acts on, so that only
+    /// its `sigwait` thread takes them; a thread that did not would swallow a SIGTERM unseen.
+    @Test func everyThreadBlocksTheSignalsTheAgentWaitsFor() throws {
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path])
+        #expect(try httpGet(port: agent.port, path).status == 200)
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(agent.process.processIdentifier)/task")
+        #expect(tasks.count >= 3)
+        let watched: UInt64 = (1 << (UInt64(SIGTERM) - 1)) | (1 << (UInt64(SIGINT) - 1)) | (1 << (UInt64(SIGHUP) - 1))
+        var waiting = 0
+        for task in tasks {
+            let directory = "/proc/\(agent.process.processIdentifier)/task/\(task)"
+            let status = try String(contentsOfFile: directory + "/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") })
+            let mask = try #require(UInt64(line.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+            if mask & watched == watched { continue }
+            // sigwait unblocks what it waits for while it waits: that thread alone may show them open.
+            let wchan = (try? String(contentsOfFile: directory + "/wchan", encoding: .utf8)) ?? ""
+            #expect(wchan.contains("sigtimedwait"), "thread \(task) does not block SIGTERM, SIGINT and SIGHUP: \(line) (in \(wchan))")
+            waiting += 1
+        }
+        #expect(waiting == 1)
+    }
+
     @Test(arguments: [("POLL_INTERVAL", "soon"), ("HTTP_PORT", "99999"), ("LOG_LEVEL", "loud"), ("MAX_CONNECTIONS", "0"),
                       ("PREFETCH_LIST", "a:b"), ("AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS", "-5")])
     func badSettingStopsStartUpWithOneLineNamingIt(name: String, value: String) throws {

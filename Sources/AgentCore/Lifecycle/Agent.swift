@@ -80,11 +80,17 @@ public final class Agent: Sendable {
             outputs.storeChanged(snapshot)
             manifest?.storeChanged(snapshot)
         }
-        let watcher = SignalWatcher { [self] signal in
-            switch signal {
-            case .terminate(let number): self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM")
-            case .reload: self.reload()
+        let watcher: SignalWatcher
+        do {
+            watcher = try SignalWatcher { [self] signal in
+                switch signal {
+                case .terminate(let number): self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM")
+                case .reload: self.reload()
+                }
             }
+        } catch {
+            log.fatal("cannot watch signals: \(error)")
+            return 1
         }
         if let localSource {
             log.info("local development mode: serving files from \(localSource.directory), re-read every \(settings.pollInterval.shortDescription); AWS is never called")

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,23 +8,42 @@ public enum AgentSignal: Sendable {
     case reload
 }
 
-/// Turns SIGTERM, SIGINT and SIGHUP into calls on a queue of its own, never in a signal handler.
+/// Turns SIGTERM, SIGINT and SIGHUP into calls on a thread of its own, never in a signal handler.
+///
+/// The three signals are blocked in every thread (`blockWatchedSignals` runs first thing in `main`,
+/// so every thread inherits the mask) and taken with `sigwait` by one thread. A Dispatch signal
+/// source is not enough on Linux: it reads a `signalfd`, which only sees signals that are blocked
+/// in the thread the kernel picks, and libevent's, curl's and the main thread do not block them;
+/// a SIGTERM that landed on one of those was lost, and the agent never stopped.
+/// Children (credential_process) get an empty mask and default dispositions back.
 public final class SignalWatcher: Sendable {
-    private let queue = DispatchQueue(label: "signals")
-    // Set once in init and only kept alive after that; DispatchSource itself is thread-safe.
-    private nonisolated(unsafe) let sources: [any DispatchSourceSignal]
+    static let watched: [(Int32, AgentSignal)] = [(SIGTERM, .terminate(SIGTERM)), (SIGINT, .terminate(SIGINT)), (SIGHUP, .reload)]
 
-    public init(handler: @escaping @Sendable (AgentSignal) -> Void) {
-        let watched: [(Int32, AgentSignal)] = [(SIGTERM, .terminate(SIGTERM)), (SIGINT, .terminate(SIGINT)), (SIGHUP, .reload)]
-        var made: [any DispatchSourceSignal] = []
-        for (number, meaning) in watched {
-            // The default action must be off for Dispatch to see the signal instead of the process dying.
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { handler(meaning) }
-            source.resume()
-            made.append(source)
+    private let thread: NativeThread
+
+    /// Blocks the watched signals in the calling thread and so in every thread it creates later.
+    public static func blockWatchedSignals() {
+        var set = watchedSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    private static func watchedSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for (number, _) in watched { sigaddset(&set, number) }
+        return set
+    }
+
+    public init(handler: @escaping @Sendable (AgentSignal) -> Void) throws(SystemError) {
+        Self.blockWatchedSignals()
+        thread = try NativeThread(name: "signals") {
+            var set = Self.watchedSet()
+            while true {
+                var number: Int32 = 0
+                guard sigwait(&set, &number) == 0,
+                      let meaning = Self.watched.first(where: { $0.0 == number })?.1 else { continue }
+                handler(meaning)
+            }
         }
-        sources = made
     }
 }
