@@ -38,7 +38,7 @@ public enum AgentMain {
         } catch {
             fail("cannot open LOG_PATH \(settings.logPath ?? ""): \(error)", status: 2)
         }
-        if let token = settings.accessToken { Log.registerSecret(token) }
+        if let token = settings.accessToken { Log.registerSecret(token, permanent: true) }
 
         let agent: Agent
         do {

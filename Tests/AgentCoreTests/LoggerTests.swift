@@ -24,6 +24,23 @@ import Testing
         #expect(sink.lines[0].contains("[redacted]"))
     }
 
+    @Test func rotatingSecretsAreBoundedAndPermanentOnesStay() {
+        var registry = SecretRegistry()
+        registry.register("access-token", permanent: true)
+        for index in 0..<(SecretRegistry.maximumRotating + 100) { registry.register("rotating-\(index)", permanent: false) }
+        #expect(registry.all.count == SecretRegistry.maximumRotating + 1)
+        #expect(registry.contains("access-token"))
+        #expect(!registry.contains("rotating-0"))
+        #expect(registry.contains("rotating-\(SecretRegistry.maximumRotating + 99)"))
+        // Registering again makes a secret recent: it outlives those registered in between.
+        registry.register("rotating-100", permanent: false)
+        for index in 0..<(SecretRegistry.maximumRotating - 1) { registry.register("later-\(index)", permanent: false) }
+        #expect(registry.contains("rotating-100"))
+        #expect(!registry.contains("rotating-101"))
+        registry.register("abc", permanent: true)
+        #expect(!registry.contains("abc"))
+    }
+
     @Test func levelNoneSilencesEverything() {
         let sink = MemoryLogSink()
         Log.bootstrap(level: .none, sink: sink)

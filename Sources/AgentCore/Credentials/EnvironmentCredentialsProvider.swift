@@ -30,8 +30,8 @@ public struct EnvironmentCredentialsProvider: CredentialsProviding {
         let secret = secretAccessKey(environment)
         let token = CredentialsSupport.value(environment, "AWS_SESSION_TOKEN")
         // Registered even when incomplete: an error path must not be the one that prints them.
-        if let secret { Log.registerSecret(secret) }
-        if let token { Log.registerSecret(token) }
+        if let secret { Log.registerSecret(secret, permanent: true) }
+        if let token { Log.registerSecret(token, permanent: true) }
         switch (accessKeyId(environment), secret) {
         case (let id?, let secret?):
             return .success(AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: token))

@@ -88,12 +88,39 @@ public final class MemoryLogSink: LogSink {
     public var lines: [String] { storage.withLock { $0 } }
 }
 
+/// The secrets that log lines are redacted of. Permanent ones (ACCESS_TOKEN, static credentials)
+/// stay; rotating ones (credentials that are refreshed) are forgotten, oldest first, beyond
+/// `maximumRotating`: far more than can be valid at once (a few per role and refresh), so a
+/// process that runs for months does not grow a list it scans on every line.
+struct SecretRegistry: Sendable {
+    static let maximumRotating = 512
+    private(set) var permanent: [String] = []
+    /// Most recent last.
+    private(set) var rotating: [String] = []
+
+    var all: [String] { permanent + rotating }
+
+    func contains(_ secret: String) -> Bool { permanent.contains(secret) || rotating.contains(secret) }
+
+    /// Secrets shorter than 4 characters are ignored: redacting them would mangle ordinary text.
+    mutating func register(_ secret: String, permanent isPermanent: Bool) {
+        guard secret.count >= 4, !permanent.contains(secret) else { return }
+        rotating.removeAll { $0 == secret }
+        if isPermanent {
+            permanent.append(secret)
+            return
+        }
+        rotating.append(secret)
+        if rotating.count > Self.maximumRotating { rotating.removeFirst(rotating.count - Self.maximumRotating) }
+    }
+}
+
 /// The process-wide logging set-up: level, sink and the secrets that must never be printed.
 public enum Log {
     struct State: Sendable {
         var level: LogLevel = .info
         var sink: any LogSink = FileDescriptorLogSink(fd: 2)
-        var secrets: [String] = []
+        var secrets = SecretRegistry()
     }
 
     static let state = Mutex(State())
@@ -110,9 +137,10 @@ public enum Log {
 
     /// Registers a secret (access token, secret key, session token): any line that would contain it
     /// has it replaced by `[redacted]`. A second line of defence; code never logs secrets on purpose.
-    public static func registerSecret(_ secret: String) {
-        guard secret.count >= 4 else { return }
-        state.withLock { if !$0.secrets.contains(secret) { $0.secrets.append(secret) } }
+    /// `permanent` secrets stay registered; the others (credentials that rotate) are forgotten,
+    /// oldest first, beyond `maximumRotatingSecrets`, long after they have expired.
+    public static func registerSecret(_ secret: String, permanent: Bool = false) {
+        state.withLock { $0.secrets.register(secret, permanent: permanent) }
     }
 
     public static var level: LogLevel { LogLevel(rawValue: levelValue.load(ordering: .relaxed)) ?? .info }
@@ -125,7 +153,7 @@ public enum Log {
     static func emit(_ level: LogLevel, _ message: String) {
         let (sink, secrets) = state.withLock { ($0.sink, $0.secrets) }
         var text = message
-        for secret in secrets where text.contains(secret) {
+        for secret in secrets.all where text.contains(secret) {
             text = text.replacing(secret, with: "[redacted]")
         }
         sink.write(line: "[appconfig agent] \(timestamp()) \(level.label) \(text)")
