@@ -142,6 +142,34 @@ struct BackupStoreTests {
         }
     }
 
+    @Test func oneBackupIsLoadedByItselfWithTheSameChecks() throws {
+        try withScratchDirectory { dir in
+            let (store, file) = try storeWithOneBackup(dir)
+            guard case .found(let entry) = try store.load(flags) else {
+                Issue.record("the backup of \(flags) was not found")
+                return
+            }
+            #expect(entry.content == Array("{\"on\":true}".utf8))
+            #expect(entry.versionLabel == "v1")
+            guard case .none = try store.load(payments) else {
+                Issue.record("a configuration without a backup has one")
+                return
+            }
+            var bytes = try fileBytes(file)
+            bytes[bytes.count - 2] = UInt8(ascii: "X")
+            try overwrite(file, with: bytes)
+            guard case .skipped(let skipped) = try store.load(flags) else {
+                Issue.record("a damaged backup was not skipped")
+                return
+            }
+            #expect(skipped.reason == "the content does not match its SHA-256 (damaged)")
+            guard case .none = try BackupStore(directory: dir + "/never-created").load(flags) else {
+                Issue.record("a missing directory holds a backup")
+                return
+            }
+        }
+    }
+
     @Test func truncatedOrExtendedBackupIsSkipped() throws {
         try withScratchDirectory { dir in
             let (store, file) = try storeWithOneBackup(dir)

@@ -126,6 +126,29 @@ public struct BackupStore: Sendable {
         return result
     }
 
+    /// What `load(_:)` found for one configuration.
+    public enum Lookup: Sendable {
+        case found(BackupEntry)
+        /// There is a file, but it fails the checks: never served.
+        case skipped(SkippedBackup)
+        case none
+    }
+
+    /// The backup of one configuration: reads only its file (`loadAll` reads every one).
+    public func load(_ key: ConfigurationKey) throws(FileReadError) -> Lookup {
+        guard let directoryHandle = try openDirectory() else { return .none }
+        let fileName = Self.fileName(for: key)
+        do {
+            guard case .present = try DirectoryEntry.look(fileName, in: directoryHandle) else { return .none }
+        } catch {
+            return .skipped(SkippedBackup(fileName: fileName, reason: "cannot be looked at: \(error)"))
+        }
+        switch load(fileName, in: directoryHandle) {
+        case .loaded(let entry): return .found(entry)
+        case .skipped(let reason): return .skipped(SkippedBackup(fileName: fileName, reason: reason))
+        }
+    }
+
     /// The file that holds the backup of `key`.
     public func path(for key: ConfigurationKey) -> String {
         (directory == "/" ? "" : directory) + "/" + Self.fileName(for: key)

@@ -171,7 +171,13 @@ public final class Agent: Sendable {
             if !payloads.isEmpty { log.info("PRELOAD_BACKUPS: serving \(payloads.count) configuration(s) from \(directory) until the service answers") }
         } else {
             dataPlane.setFallback { key in
-                (try? backups.loadAll())?.entries[key]?.payload
+                switch try? backups.load(key) {
+                case .found(let entry)?: return entry.payload
+                case .skipped(let skipped)?:
+                    log.warn("backup \(skipped.fileName) in \(directory) skipped, never served: \(skipped.reason)")
+                    return nil
+                case .none?, nil: return nil
+                }
             }
         }
     }
