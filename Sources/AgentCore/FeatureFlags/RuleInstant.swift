@@ -95,15 +95,9 @@ public struct RuleInstant: Sendable, Hashable, Comparable, CustomStringConvertib
         }
     }
 
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar: the Ion reader's computation.
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let monthIndex = month > 2 ? month - 3 : month + 9
-        let dayOfYear = (153 * monthIndex + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        IonTimestamp.daysSinceEpoch(year: year, month: month, day: day)
     }
 }
 
