@@ -21,122 +21,47 @@ final class LoopbackHTTPServer: Sendable {
         var heads: [String] = []
     }
 
-    let port: Int
-    private let listenFD: Int32
-    private let state = Mutex<(stats: Stats, fds: Set<Int32>, stopped: Bool)>((Stats(), [], false))
+    private let statsStore = SharedState(Stats())
+    private let listener: LoopbackListener
 
-    var stats: Stats { state.withLock { $0.stats } }
+    var stats: Stats { statsStore.withLock { $0 } }
+    var port: Int { listener.port }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     init() throws {
-        let fd = try SystemCall.retrying("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-        address.sin_port = 0
-        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                _ = try SystemCall.retrying("bind") { bind(fd, address, length) }
-            }
-        }
-        try SystemCall.retrying("listen") { listen(fd, 128) }
-        var bound = sockaddr_in()
-        var boundLength = length
-        _ = withUnsafeMutablePointer(to: &bound) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &boundLength) }
-        }
-        listenFD = fd
-        port = Int(UInt16(bigEndian: bound.sin_port))
-        Thread.detachNewThread { [self] in acceptLoop() }
+        let stats = statsStore
+        listener = try LoopbackListener(
+            opened: {
+                stats.withLock { s in
+                    s.accepted += 1
+                    s.open += 1
+                    s.maxOpen = max(s.maxOpen, s.open)
+                }
+            },
+            closed: { stats.withLock { $0.open -= 1 } },
+            serve: { fd in
+                var buffer: [UInt8] = []
+                while let (head, body) = LoopbackHTTPServer.readRequest(fd, &buffer) {
+                    stats.withLock { $0.heads.append(head) }
+                    guard LoopbackHTTPServer.reply(fd, head: head, body: body) else { return }
+                }
+            })
     }
-
-    deinit { stop() }
 
     /// Stops accepting and hangs up every open connection.
-    func stop() {
-        state.withLock { s in
-            guard !s.stopped else { return }
-            s.stopped = true
-            shutdown(listenFD, Int32(SHUT_RDWR))
-            for fd in s.fds { shutdown(fd, Int32(SHUT_RDWR)) }
-        }
-    }
+    func stop() { listener.stop() }
 
-    private func acceptLoop() {
-        while true {
-            let fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                break
-            }
-            var one: Int32 = 1 // no Nagle stalls between a head and body sent apart
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let keep = state.withLock { s -> Bool in
-                if s.stopped { return false }
-                s.stats.accepted += 1
-                s.stats.open += 1
-                s.stats.maxOpen = max(s.stats.maxOpen, s.stats.open)
-                s.fds.insert(fd)
-                return true
-            }
-            guard keep else { close(fd); break }
-            Thread.detachNewThread { [self] in serve(fd) }
+    /// One request, or nil at EOF; anything not HTTP (a TLS ClientHello) gets a 400 and a close.
+    private static func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, [UInt8])? {
+        LoopbackListener.readRequest(fd, &buffer) { bytes in
+            guard let first = bytes.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) else { return true }
+            LoopbackListener.send(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return false
         }
-        close(listenFD)
-    }
-
-    private func serve(_ fd: Int32) {
-        var buffer: [UInt8] = []
-        defer {
-            state.withLock { s in
-                s.stats.open -= 1
-                s.fds.remove(fd)
-            }
-            close(fd)
-        }
-        while let (head, body) = readRequest(fd, &buffer) {
-            guard reply(fd, head: head, body: body) else { return }
-        }
-    }
-
-    /// One request head (text up to the blank line) and its body, or nil at EOF or on garbage.
-    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, [UInt8])? {
-        let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        var headEnd: Int?
-        while headEnd == nil {
-            if let first = buffer.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
-                send(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                return nil
-            }
-            if let range = buffer.firstRange(of: separator) { headEnd = range.upperBound; break }
-            guard receive(fd, &buffer) else { return nil }
-        }
-        guard let headEnd else { return nil }
-        let head = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self)
-        buffer.removeFirst(headEnd)
-        let length = Self.headerValues(head, "content-length").first.flatMap { Int($0) } ?? 0
-        while buffer.count < length {
-            guard receive(fd, &buffer) else { return nil }
-        }
-        let body = Array(buffer.prefix(length))
-        buffer.removeFirst(length)
-        state.withLock { $0.stats.heads.append(head) }
-        return (head, body)
-    }
-
-    private func receive(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { return false }
-        buffer.append(contentsOf: chunk[..<n])
-        return true
     }
 
     /// Answers; false when the connection must close.
-    private func reply(_ fd: Int32, head: String, body: [UInt8]) -> Bool {
+    private static func reply(_ fd: Int32, head: String, body: [UInt8]) -> Bool {
         let requestLine = head.split(separator: "\r\n", maxSplits: 1).first.map(String.init) ?? ""
         let parts = requestLine.split(separator: " ")
         guard parts.count == 3 else { return false }
@@ -186,30 +111,14 @@ final class LoopbackHTTPServer: Sendable {
     }
 
     @discardableResult
-    private func send(_ fd: Int32, _ text: String) -> Bool { send(fd, Array(text.utf8)) }
+    private static func send(_ fd: Int32, _ text: String) -> Bool { LoopbackListener.send(fd, text) }
 
     @discardableResult
-    private func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
-    }
+    private static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool { LoopbackListener.send(fd, bytes) }
 
     /// Values of every header `name` (lower-case) in a request or response head.
     static func headerValues(_ head: String, _ name: String) -> [String] {
-        headerNames(head).filter { $0.name.lowercased() == name }.map(\.value)
-    }
-
-    static func headerNames(_ head: String) -> [(name: String, value: String)] {
-        head.split(separator: "\r\n").dropFirst().compactMap { line in
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-        }
+        LoopbackListener.headerFields(head).filter { $0.name.lowercased() == name }.map(\.value)
     }
 }
 
@@ -229,7 +138,7 @@ private func echoed(_ response: HTTPClientResponse) -> (head: String, headers: [
     let separator = Array("\r\n\r\n".utf8)
     guard let range = response.body.firstRange(of: separator) else { return ("", [], []) }
     let head = String(decoding: response.body[..<range.lowerBound], as: UTF8.self)
-    return (head, LoopbackHTTPServer.headerNames(head), Array(response.body[range.upperBound...]))
+    return (head, LoopbackListener.headerFields(head), Array(response.body[range.upperBound...]))
 }
 
 private func seconds(_ duration: Duration) -> Double {
