@@ -78,13 +78,13 @@ public struct RuleInstant: Sendable, Hashable, Comparable, CustomStringConvertib
             offsetMinutes = (offsetHours * 60 + offsetMinute) * (negative ? -1 : 1)
         }
         guard reader.atEnd else { return nil }
-        let local = Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400
+        let local = Int64(IonTimestamp.daysSinceEpoch(year: year, month: month, day: day)) * 86_400
             + Int64(hour * 3600 + minute * 60 + second)
         return RuleInstant(seconds: local - Int64(offsetMinutes * 60), nanoseconds: Int32(nanoseconds))
     }
 
     private static func make(_ year: Int, _ month: Int, _ day: Int) -> RuleInstant {
-        RuleInstant(seconds: Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400)
+        RuleInstant(seconds: Int64(IonTimestamp.daysSinceEpoch(year: year, month: month, day: day)) * 86_400)
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
@@ -95,10 +95,6 @@ public struct RuleInstant: Sendable, Hashable, Comparable, CustomStringConvertib
         }
     }
 
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar: the Ion reader's computation.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        IonTimestamp.daysSinceEpoch(year: year, month: month, day: day)
-    }
 }
 
 /// Reads fixed-width fields of a timestamp.

@@ -1,16 +1,10 @@
 /// Answers `?flag=` requests and evaluates feature-flag profiles, from what each version prepared
 /// once (`ConfigurationPayload.flags`).
 enum FlagResponder {
-    /// `flags` nil: the whole configuration (only reached for variant feature flags, which are
-    /// evaluated per request); otherwise the named flags.
+    /// `flags` nil: the whole configuration, its bytes as stored or, for variant feature flags,
+    /// every flag evaluated for this request; otherwise the named flags.
     static func respond(payload: ConfigurationPayload, flags: [String]?, request: some RouteRequest) -> RouteResponse {
         switch payload.flags {
-        case .json(.success(let index)):
-            guard let flags else { return RouteResponse(status: 200, body: .payload(payload), payload: payload) }
-            return answer(payload) { () throws(FlagSelectionError) in try index.select(flags) }
-        case .json(.failure(let error)):
-            guard flags != nil else { return RouteResponse(status: 200, body: .payload(payload), payload: payload) }
-            return .error(error.httpStatus, error.description)
         case .variants(let compiled):
             let context: EvaluationContext
             do {
@@ -22,9 +16,13 @@ enum FlagResponder {
             return answer(payload) { () throws(FlagSelectionError) in try compiled.render(context, only: flags) }
         case .unreadable(let error):
             return .error(502, "feature flags '\(payload.key)' version \(payload.version) cannot be served: \(error)")
-        case .none:
-            guard flags != nil else { return RouteResponse(status: 200, body: .payload(payload), payload: payload) }
-            return .error(FlagSelectionError.notAnObject.httpStatus, FlagSelectionError.notAnObject.description)
+        case .json, .none:
+            // The common request, a whole configuration, binds nothing here.
+            guard let flags else { return RouteResponse(status: 200, body: .payload(payload), payload: payload) }
+            guard case .json(let index) = payload.flags else {
+                return .error(FlagSelectionError.notAnObject.httpStatus, FlagSelectionError.notAnObject.description)
+            }
+            return answer(payload) { () throws(FlagSelectionError) in try index.get().select(flags) }
         }
     }
 

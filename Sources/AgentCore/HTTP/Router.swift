@@ -123,22 +123,11 @@ public struct Router: Sendable {
             }
             return .answer(RouteResponse(status: 304, payload: payload))
         }
-        guard hasQuery else { return .answer(Self.whole(payload, request)) }
+        guard hasQuery else { return .answer(FlagResponder.respond(payload: payload, flags: nil, request: request)) }
         guard let flags = PercentDecoding.queryValues(query, named: "flag") else {
             return .answer(.error(400, "malformed query string"))
         }
-        if flags.isEmpty { return .answer(Self.whole(payload, request)) }
-        return .answer(FlagResponder.respond(payload: payload, flags: flags, request: request))
-    }
-
-    /// The whole configuration: its bytes as stored, or, for variant feature flags, every flag
-    /// evaluated for this request.
-    @inline(__always)
-    private static func whole(_ payload: ConfigurationPayload, _ request: some RouteRequest) -> RouteResponse {
-        if payload.flags.isEvaluatedPerRequest {
-            return FlagResponder.respond(payload: payload, flags: nil, request: request)
-        }
-        return RouteResponse(status: 200, body: .payload(payload), payload: payload)
+        return .answer(FlagResponder.respond(payload: payload, flags: flags.isEmpty ? nil : flags, request: request))
     }
 
     /// `/ready` is open like `/ping` (for probes); its per-configuration details need the token.

@@ -95,14 +95,6 @@ public enum FlagModel: Sendable {
         }
     }
 
-    /// True when the stored bytes are not the answer: variant flags (or an unreadable document).
-    public var isEvaluatedPerRequest: Bool {
-        switch self {
-        case .variants, .unreadable: true
-        case .json, .none: false
-        }
-    }
-
     /// Why this version of feature flags cannot be served, when it cannot.
     public var documentError: FeatureFlagsError? {
         if case .unreadable(let error) = self { return error }
