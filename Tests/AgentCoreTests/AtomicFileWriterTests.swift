@@ -222,6 +222,96 @@ struct AtomicFileWriterTests {
         }
     }
 
+    @Test func followsRelativeLinksWithDotDotAboveTheParent() throws {
+        try withScratchDirectory { dir in
+            try makeDirectory(dir + "/a")
+            try makeDirectory(dir + "/a/real")
+            try makeDirectory(dir + "/a/real/app")
+            try makeDirectory(dir + "/b")
+            try #require(symlink("../a/./real", dir + "/b/link") == 0)
+            try writer.write(Array("x".utf8), to: dir + "/b/link/app/config")
+            #expect(fileText(dir + "/a/real/app/config") == "x")
+        }
+    }
+
+    /// An ancestor anyone can write could have the directory below it swapped for another, so the
+    /// write would land wherever they like: every directory on the way is held to the parent's rules.
+    @Test(arguments: [0o777, 0o770, 0o775] as [mode_t])
+    func refusesAncestorWritableByGroupOrOthers(mode: mode_t) throws {
+        try withScratchDirectory { dir in
+            let shared = dir + "/shared"
+            try makeDirectory(shared, mode: mode)
+            try makeDirectory(shared + "/app")
+            let path = shared + "/app/config"
+            let error = writeError { () throws(FileWriteError) in try writer.write(Array(secret.utf8), to: path) }
+            #expect(error == .directory(path: path, directory: shared, problem: .writableByOthers(mode: UInt32(mode))))
+            #expect(directoryEntries(shared + "/app").isEmpty)
+        }
+    }
+
+    @Test func refusesLinkWhoseTargetPassesThroughAWritableDirectory() throws {
+        try withScratchDirectory { dir in
+            let shared = dir + "/shared"
+            try makeDirectory(shared, mode: 0o777)
+            try makeDirectory(shared + "/app")
+            try #require(symlink(shared, dir + "/link") == 0)
+            let path = dir + "/link/app/config"
+            let error = writeError { () throws(FileWriteError) in try writer.write(Array(secret.utf8), to: path) }
+            #expect(error == .directory(path: path, directory: shared, problem: .writableByOthers(mode: 0o777)))
+            #expect(directoryEntries(shared + "/app").isEmpty)
+        }
+    }
+
+    @Test func refusesALoopOfLinks() throws {
+        try withScratchDirectory { dir in
+            try #require(symlink(dir + "/two", dir + "/one") == 0)
+            try #require(symlink(dir + "/one", dir + "/two") == 0)
+            let path = dir + "/one/app/config"
+            let error = writeError { () throws(FileWriteError) in try writer.write(Array(secret.utf8), to: path) }
+            guard case .io(_, let operation, let code) = error else {
+                Issue.record("expected an I/O error, got \(String(describing: error))")
+                return
+            }
+            #expect(code == ELOOP)
+            #expect(operation.hasPrefix("resolve "))
+        }
+    }
+
+    @Test(.enabled(if: runsAsRoot, "needs root to create a directory owned by another user"))
+    func refusesAncestorOwnedByAnotherUser() throws {
+        try withScratchDirectory { dir in
+            let theirs = dir + "/theirs"
+            try makeDirectory(theirs, mode: 0o755)
+            try makeDirectory(theirs + "/app")
+            try #require(chown(theirs, anotherUser, anotherUser) == 0)
+            let path = theirs + "/app/config"
+            let error = writeError { () throws(FileWriteError) in try writer.write(Array(secret.utf8), to: path) }
+            #expect(error == .directory(path: path, directory: theirs, problem: .ownedByOtherUser(owner: anotherUser)))
+            #expect(directoryEntries(theirs + "/app").isEmpty)
+        }
+    }
+
+    /// In a sticky directory anyone can write (`/tmp`), another user's link could point anywhere.
+    @Test(.enabled(if: runsAsRoot, "needs root to create a link owned by another user"))
+    func refusesAnotherUsersLinkInAStickyDirectory() throws {
+        try withScratchDirectory { dir in
+            let sticky = dir + "/sticky"
+            try makeDirectory(sticky, mode: 0o1777)
+            try makeDirectory(dir + "/real")
+            try makeDirectory(dir + "/real/app")
+            try #require(symlink(dir + "/real", sticky + "/link") == 0)
+            try #require(lchown(sticky + "/link", anotherUser, anotherUser) == 0)
+            let path = sticky + "/link/app/config"
+            let error = writeError { () throws(FileWriteError) in try writer.write(Array(secret.utf8), to: path) }
+            #expect(error == .directory(path: path, directory: sticky + "/link", problem: .ownedByOtherUser(owner: anotherUser)))
+            #expect(directoryEntries(dir + "/real/app").isEmpty)
+            // The same link owned by the agent's user is followed.
+            try #require(lchown(sticky + "/link", geteuid(), getegid()) == 0)
+            try writer.write(Array("x".utf8), to: path)
+            #expect(fileText(dir + "/real/app/config") == "x")
+        }
+    }
+
     @Test(arguments: [0o770, 0o777, 0o720, 0o702, 0o730] as [mode_t])
     func refusesParentWritableByGroupOrOthers(mode: mode_t) throws {
         try withScratchDirectory { dir in

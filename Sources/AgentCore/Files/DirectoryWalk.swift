@@ -18,15 +18,20 @@ struct OpenDirectory: ~Copyable {
         close(fd)
     }
 
-    /// The directory's problem under `DirectoryRules`, from `fstat` on the open descriptor.
-    func problem() throws(PathWalkFailure) -> DirectoryProblem? {
+    /// `fstat` of the open descriptor.
+    func status() throws(PathWalkFailure) -> stat {
         var status = stat()
         do {
             try SystemCall.retrying("fstat") { fstat(fd, &status) }
         } catch {
             throw .io(operation: "fstat \(path)", errno: error.errno)
         }
-        return DirectoryRules.problem(status)
+        return status
+    }
+
+    /// The directory's problem under `DirectoryRules`.
+    func problem() throws(PathWalkFailure) -> DirectoryProblem? {
+        DirectoryRules.problem(try status())
     }
 
     func childPath(_ name: String) -> String {
@@ -109,57 +114,138 @@ let openPathOnly: Int32 = 0o10_000_000
 #endif
 
 enum DirectoryWalk {
-    /// Opens the directory named by `components` from `/`, one `openat` per component.
+    /// Most symbolic links followed in one walk, as the kernel's own limit (`ELOOP`).
+    static let maximumLinks = 40
+
+    /// Opens the directory named by `components` from `/`, one step per component, each relative to
+    /// the directory before it.
     ///
-    /// Ancestors are resolved normally, symbolic links included (`/var/run` → `/run` is common). The
-    /// last component, the directory the caller works in, is opened with `O_NOFOLLOW` and must pass
-    /// `DirectoryRules`: whatever an ancestor resolves to, the files end up in a directory that only
-    /// the agent's user or root can change. With `createMissing`, missing directories are created
-    /// `0700` (`mkdirat`, then `fchmod` so no umask narrows or widens it), each only inside a
-    /// directory that passes the same rules, and each opened with `O_NOFOLLOW` and checked again.
+    /// Every directory on the way, `/` included, must pass `DirectoryRules`: a directory that someone
+    /// else can change could have its entries swapped, redirecting everything below it. Inside a
+    /// sticky directory writable by others (`/tmp`), the next entry must belong to the agent's user
+    /// or root. A symbolic link above the last component is followed (`/var/run` → `/run` is common)
+    /// because the directory holding it passed the rules, so nobody else can change where it points;
+    /// its target is walked by the same rules, `..` included. The last component, the directory the
+    /// caller works in, must not itself be a link. With `createMissing`, missing directories are
+    /// created `0700` (`mkdirat`, then `fchmod` so no umask narrows or widens it), each only inside a
+    /// directory that passes the rules, and each opened with `O_NOFOLLOW` and checked again.
     static func open(_ components: [String], createMissing: Bool) throws(PathWalkFailure) -> OpenDirectory {
-        if components.isEmpty {
-            let root = try openRoot(flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            try requireSafe(root)
-            return root
-        }
-        var current = try openRoot(flags: openPathOnly | O_DIRECTORY | O_CLOEXEC)
-        for (index, component) in components.enumerated() {
-            let isLast = index == components.count - 1
-            let childPath = current.childPath(component)
-            let flags = isLast ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC : openPathOnly | O_DIRECTORY | O_CLOEXEC
-            let fd: Int32
-            do {
-                fd = try SystemCall.retrying("openat") { openat(current.fd, component, flags) }
-            } catch {
-                switch error.errno {
-                case ENOENT:
-                    guard createMissing else { throw .directory(childPath, .missing) }
-                    current = try createChild(component, path: childPath, in: current)
-                    continue
-                case ELOOP, ENOTDIR:
-                    throw classifyUnopenable(component, path: childPath, in: current, errno: error.errno, isLast: isLast)
-                default:
-                    throw .io(operation: "open directory \(childPath)", errno: error.errno)
-                }
+        var current = try openRoot()
+        var shared = try requireSafe(current)
+        // Components still to walk, the next one last; `original` marks those of the caller's path
+        // (a link's target is pushed above them).
+        var pending: [(name: String, original: Bool)] = components.reversed().map { ($0, true) }
+        var links = 0
+        while let next = pending.popLast() {
+            let (name, original) = next
+            if name.isEmpty || name == "." { continue }
+            if name == ".." {
+                current = try openParent(of: current)
+                shared = try requireSafe(current)
+                continue
             }
-            current = OpenDirectory(fd: fd, path: childPath)
+            let isLast = original && pending.isEmpty
+            let childPath = current.childPath(name)
+            guard case .present(let status) = try DirectoryEntry.look(name, in: current) else {
+                guard createMissing else { throw .directory(childPath, .missing) }
+                current = try createChild(name, path: childPath, in: current)
+                shared = false
+                continue
+            }
+            if shared && status.st_uid != geteuid() && status.st_uid != 0 {
+                throw .directory(childPath, .ownedByOtherUser(owner: status.st_uid))
+            }
+            switch status.st_mode & S_IFMT {
+            case S_IFLNK:
+                if isLast { throw .directory(childPath, .symbolicLink) }
+                links += 1
+                guard links <= maximumLinks else { throw .io(operation: "resolve \(childPath)", errno: ELOOP) }
+                let target = try readLink(name, path: childPath, in: current)
+                if target.utf8.first == UInt8(ascii: "/") {
+                    current = try openRoot()
+                    shared = try requireSafe(current)
+                }
+                pending += target.split(separator: "/").reversed().map { (String($0), false) }
+            case S_IFDIR:
+                current = try openChild(name, path: childPath, in: current)
+                shared = try requireSafe(current)
+            default:
+                throw .directory(childPath, .notDirectory)
+            }
         }
-        try requireSafe(current)
-        return current
+        // Every step above holds an `O_PATH` descriptor; the caller reads and syncs the directory.
+        do {
+            let fd = try SystemCall.retrying("openat") { openat(current.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            return OpenDirectory(fd: fd, path: current.path)
+        } catch {
+            throw .io(operation: "open directory \(current.path)", errno: error.errno)
+        }
     }
 
-    private static func openRoot(flags: Int32) throws(PathWalkFailure) -> OpenDirectory {
+    private static func openRoot() throws(PathWalkFailure) -> OpenDirectory {
         do {
-            let fd = try SystemCall.retrying("open") { Glibc.open("/", flags) }
+            let fd = try SystemCall.retrying("open") { Glibc.open("/", openPathOnly | O_DIRECTORY | O_CLOEXEC) }
             return OpenDirectory(fd: fd, path: "/")
         } catch {
             throw .io(operation: "open directory /", errno: error.errno)
         }
     }
 
-    private static func requireSafe(_ directory: borrowing OpenDirectory) throws(PathWalkFailure) {
-        if let problem = try directory.problem() { throw .directory(directory.path, problem) }
+    /// Opens a directory entry seen by `fstatat` a moment ago. Swapping it since needs write access to
+    /// `parent`, which passed the rules; `O_NOFOLLOW` and the caller's check of the result cover the rest.
+    private static func openChild(
+        _ component: String, path: String, in parent: borrowing OpenDirectory
+    ) throws(PathWalkFailure) -> OpenDirectory {
+        do {
+            let fd = try SystemCall.retrying("openat") {
+                openat(parent.fd, component, openPathOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            return OpenDirectory(fd: fd, path: path)
+        } catch {
+            switch error.errno {
+            case ELOOP, ENOTDIR: throw classifyUnopenable(component, path: path, in: parent, errno: error.errno, isLast: true)
+            default: throw .io(operation: "open directory \(path)", errno: error.errno)
+            }
+        }
+    }
+
+    private static func openParent(of directory: borrowing OpenDirectory) throws(PathWalkFailure) -> OpenDirectory {
+        var path = directory.path
+        if let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
+            path = slash == path.utf8.startIndex ? "/" : String(path[..<slash])
+        }
+        do {
+            let fd = try SystemCall.retrying("openat") {
+                openat(directory.fd, "..", openPathOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            return OpenDirectory(fd: fd, path: path)
+        } catch {
+            throw .io(operation: "open directory \(path)", errno: error.errno)
+        }
+    }
+
+    private static func readLink(
+        _ component: String, path: String, in parent: borrowing OpenDirectory
+    ) throws(PathWalkFailure) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count: Int
+        do {
+            count = try SystemCall.retrying("readlinkat") { readlinkat(parent.fd, component, &buffer, Int(PATH_MAX)) }
+        } catch {
+            throw .io(operation: "read symbolic link \(path)", errno: error.errno)
+        }
+        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !target.isEmpty, !target.utf8.contains(0) else { throw .io(operation: "read symbolic link \(path)", errno: ENOENT) }
+        return target
+    }
+
+    /// Throws the directory's problem under `DirectoryRules`; otherwise tells whether it is shared
+    /// (sticky and writable by others), where only entries of the agent's user or root are trusted.
+    @discardableResult
+    private static func requireSafe(_ directory: borrowing OpenDirectory) throws(PathWalkFailure) -> Bool {
+        let status = try directory.status()
+        if let problem = DirectoryRules.problem(status) { throw .directory(directory.path, problem) }
+        return status.st_mode & (S_IWGRP | S_IWOTH) != 0
     }
 
     /// Why `openat` said `ELOOP` or `ENOTDIR`: a link where `O_NOFOLLOW` forbids one, or not a directory.

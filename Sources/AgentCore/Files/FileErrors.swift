@@ -6,7 +6,8 @@ import Glibc
 public enum DirectoryProblem: Sendable, Equatable {
     /// It does not exist (and was not to be created).
     case missing
-    /// The parent directory is a symbolic link (ancestors above it may be links).
+    /// The parent directory is a symbolic link (links above it are followed when the directory holding
+    /// them passes the rules).
     case symbolicLink
     /// Something other than a directory sits where a directory should be.
     case notDirectory
