@@ -2,12 +2,16 @@
 
     python3 bench/dataplane.py [--minutes 10] [--throttle-minutes 5]
 
-Runs four checks side by side, each with its own fake service and agent, and prints:
-- GetLatestConfiguration calls per configuration per hour at POLL_INTERVAL=15 (goal 240 +- 2),
-  from the mean spacing of the polls of 3 configurations over --minutes;
+Each check has its own fake service and agent. The polling-rate check runs beside the others,
+which run one after another so that they do not disturb each other's timings. It prints:
+- GetLatestConfiguration calls per configuration per hour at POLL_INTERVAL=15 (goal 240 +- 2):
+  the calls of 3 configurations counted over --minutes, scaled to an hour, and the shortest and
+  longest gap between two calls (none may be under 15 s);
 - the call rate under --throttle-minutes of 100 % throttling (every call answered 429);
-- the time from a new deployment to the agent serving it (goal <= interval + 1 s), 8 samples;
-- the time to prefetch 100 configurations at MAX_CONNECTIONS=3.
+- the time from a new deployment to the agent serving it (goal <= interval + 1 s), --samples samples;
+- the time to prefetch 100 configurations at MAX_CONNECTIONS=3, from the agent's exec and from its
+  first call, and how many connections the fake saw.
+Exits 1 when a goal is missed.
 """
 import argparse, json, os, random, re, signal, socket, statistics, subprocess, sys, threading, time
 import urllib.request
@@ -95,12 +99,13 @@ def poll_rate(minutes):
     calls = fake.calls("/configuration")
     agent.stop()
     fake.stop()
-    rates = []
+    started, window = calls[0]["t"], minutes * 60 - 5
+    rates, gaps = [], []
     for p in profiles:
         times = sorted(c["t"] for c in calls if c.get("profile") == p)
-        gaps = [b - a for a, b in zip(times[1:], times[2:])]  # skip the first gap (start-up jitter)
-        rates.append(3600 / statistics.mean(gaps))
-    results["polls_per_hour"] = (rates, sum(len([c for c in calls if c.get("profile") == p]) for p in profiles))
+        rates.append(sum(1 for t in times if started <= t < started + window) * 3600 / window)
+        gaps += [b - a for a, b in zip(times, times[1:])]
+    results["polls_per_hour"] = (rates, len(calls), min(gaps), max(gaps))
 
 
 def throttle_rate(minutes):
@@ -149,9 +154,13 @@ def prefetch_time(count):
             break
         time.sleep(0.02)
     elapsed = time.monotonic() - started
+    calls = fake.admin("GET", "calls")
+    served = max(c["t"] for c in calls if c["path"] == "/configuration")
+    from_first_call = served - min(c["t"] for c in calls)
+    connections = len({c["peer"] for c in calls if "peer" in c})
     agent.stop()
     fake.stop()
-    results["prefetch"] = (count, elapsed)
+    results["prefetch"] = (count, elapsed, from_first_call, connections, len(calls))
 
 
 def main():
@@ -160,26 +169,41 @@ def main():
     parser.add_argument("--throttle-minutes", type=float, default=5)
     parser.add_argument("--samples", type=int, default=8)
     args = parser.parse_args()
-    checks = [threading.Thread(target=poll_rate, args=(args.minutes,)),
-              threading.Thread(target=throttle_rate, args=(args.throttle_minutes,)),
-              threading.Thread(target=deployment_latency, args=(args.samples,)),
-              threading.Thread(target=prefetch_time, args=(100,))]
+    def one_after_another():
+        throttle_rate(args.throttle_minutes)
+        deployment_latency(args.samples)
+        prefetch_time(100)
+
+    checks = [threading.Thread(target=poll_rate, args=(args.minutes,)), threading.Thread(target=one_after_another)]
     for t in checks:
         t.start()
     for t in checks:
         t.join()
-    rates, total = results["polls_per_hour"]
+    missed = []
+    rates, total, shortest, longest = results["polls_per_hour"]
     print(f"polls per configuration per hour at POLL_INTERVAL=15: "
-          f"{', '.join(f'{r:.1f}' for r in rates)} ({total} polls over {args.minutes:g} min; goal 240 +- 2)")
+          f"{', '.join(f'{r:.1f}' for r in rates)} ({total} polls over {args.minutes:g} min; goal 240 +- 2); "
+          f"gaps between polls {shortest:.2f}-{longest:.2f} s")
+    if any(abs(r - 240) > 2 for r in rates) or shortest < 15:
+        missed.append("polling rate")
     n, minutes, served = results["throttled"]
     print(f"calls under {minutes:g} min of 100% throttling: {n} ({n / minutes:.1f}/min; "
           f"last good configuration still served: {served})")
+    if not served:
+        missed.append("serving under throttling")
     lat = results["deployment"]
     print(f"new deployment to served (POLL_INTERVAL=15): median {statistics.median(lat):.2f} s, "
           f"max {max(lat):.2f} s over {len(lat)} samples (goal <= 16 s)")
-    count, elapsed = results["prefetch"]
-    print(f"prefetch of {count} configurations at MAX_CONNECTIONS=3: {elapsed:.2f} s")
-
+    if max(lat) > 16:
+        missed.append("deployment latency")
+    count, elapsed, from_first_call, connections, calls = results["prefetch"]
+    print(f"prefetch of {count} configurations at MAX_CONNECTIONS=3: {elapsed:.2f} s from exec, "
+          f"{from_first_call:.2f} s from the first call ({calls} calls over {connections} connections)")
+    if connections > 3:
+        missed.append("connections")
+    if missed:
+        print("missed: " + ", ".join(missed))
+        sys.exit(1)
 
 if __name__ == "__main__":
     main()

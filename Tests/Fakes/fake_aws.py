@@ -519,6 +519,7 @@ class Handler(BaseHTTPRequestHandler):
                "headers": {k: ", ".join(v) for k, v in headers.items()}, "body_len": len(body)}
         if absolute:
             rec["absolute_form"] = True
+        rec["peer"] = self.client_address[1]  # the client's port: one per connection
         with self.state.lock:
             self.state.calls.append(rec)
         ctx = {"method": method, "path": path, "query": query, "headers": headers, "body": body,
