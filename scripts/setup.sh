@@ -2,7 +2,8 @@
 # Installs the Debian packages the agent builds against, when any is missing. Safe to run again.
 set -euo pipefail
 
-packages=(pkg-config libevent-dev libcurl4-openssl-dev libssl-dev curl ca-certificates)
+packages=(pkg-config libevent-dev libcurl4-openssl-dev libssl-dev curl ca-certificates openssl)
+# openssl: the CLI makes the certificates of the TLS tests (Tests/AgentCoreTests/CurlTLSTests.swift).
 packages+=("$@")
 
 missing=()

@@ -76,18 +76,38 @@ private func temporary(_ id: String, expiring expiration: Date) -> AWSCredential
         #expect(policy.action(for: failed, at: mandatory) == .refreshAndWait)
     }
 
-    @Test func freshCredentialsAlreadyNearExpiryAreHeldBriefly() {
+    @Test func windowsScaleWithTheLifetimeOfShortCredentials() {
         let policy = CredentialsRefreshPolicy()
-        let shortLived = temporary("B", expiring: start.addingTimeInterval(5 * 60))
-        let state = policy.completed(.init(refreshing: true), with: .success(shortLived), at: start)
-        #expect(state.holdUntil == start.addingTimeInterval(60))
-        #expect(policy.action(for: state, at: start.addingTimeInterval(59)) == .useCached)
-        #expect(policy.action(for: state, at: start.addingTimeInterval(60)) == .refreshAndWait)
+        #expect(policy.windows(lifetime: nil) == (advisory: 900, mandatory: 600))
+        #expect(policy.windows(lifetime: 3600) == (advisory: 900, mandatory: 600))
+        #expect(policy.windows(lifetime: 900) == (advisory: 450, mandatory: 300))
 
-        let almostGone = temporary("C", expiring: start.addingTimeInterval(20))
-        let held = policy.completed(.init(refreshing: true), with: .success(almostGone), at: start)
-        #expect(held.holdUntil == start.addingTimeInterval(20))
-        #expect(policy.action(for: held, at: start.addingTimeInterval(20)) == .refreshAndWait)
+        // The STS minimum (15 min) is usable for 7.5 min, refreshed in passing until 10 min, then required.
+        let minimum = temporary("S", expiring: start.addingTimeInterval(900))
+        let fetched = policy.completed(.init(refreshing: true), with: .success(minimum), at: start)
+        #expect(fetched.lifetime == 900)
+        #expect(policy.action(for: fetched, at: start) == .useCached)
+        #expect(policy.action(for: fetched, at: start.addingTimeInterval(449)) == .useCached)
+        #expect(policy.action(for: fetched, at: start.addingTimeInterval(450)) == .refreshOrUseCached)
+        #expect(policy.action(for: fetched, at: start.addingTimeInterval(600)) == .refreshAndWait)
+    }
+
+    @Test func credentialsCloseToExpiryOnArrivalAreAskedForAgainAtHalfTheirTimeLeft() {
+        let policy = CredentialsRefreshPolicy()
+        // An endpoint about to rotate hands out the same credentials, 5 min from expiry, then again.
+        let rotating = temporary("B", expiring: start.addingTimeInterval(300))
+        let first = policy.completed(.init(refreshing: true), with: .success(rotating), at: start)
+        #expect(policy.action(for: first, at: start.addingTimeInterval(149)) == .useCached)
+        #expect(policy.action(for: first, at: start.addingTimeInterval(150)) == .refreshOrUseCached)
+        let again = policy.completed(.init(cached: rotating, refreshing: true), with: .success(rotating),
+                                     at: start.addingTimeInterval(150))
+        #expect(policy.action(for: again, at: start.addingTimeInterval(224)) == .useCached)
+        #expect(policy.action(for: again, at: start.addingTimeInterval(225)) == .refreshOrUseCached)
+
+        // Expired on arrival: every call asks again.
+        let expired = temporary("D", expiring: start.addingTimeInterval(-1))
+        let gone = policy.completed(.init(refreshing: true), with: .success(expired), at: start)
+        #expect(policy.action(for: gone, at: start) == .refreshAndWait)
     }
 
     // MARK: The cache, with a scripted source and a hand-moved clock
@@ -104,6 +124,25 @@ private func temporary(_ id: String, expiring expiration: Date) -> AWSCredential
         #expect(try await cache.credentials() == first)
         #expect(source.calls == 1)
         clock.advance(by: 1) // exactly 15 min left: refresh now
+        #expect(try await cache.credentials() == second)
+        #expect(source.calls == 2)
+        #expect(try await cache.credentials() == second)
+        #expect(source.calls == 2)
+    }
+
+    @Test func fifteenMinuteCredentialsAreFetchedOnceForTheirFirstMinutes() async throws {
+        let clock = CredentialsTestClock(start)
+        let first = temporary("FIRST", expiring: start.addingTimeInterval(900))
+        let second = temporary("SECOND", expiring: start.addingTimeInterval(1800))
+        let source = ScriptedSource([.success(first), .success(second)])
+        let cache = CachingCredentialsProvider(refreshing: source, policy: .init(), now: clock.now)
+
+        for _ in 0..<70 { // one call every 5 s for the first 5 min 50 s
+            #expect(try await cache.credentials() == first)
+            clock.advance(by: 5)
+        }
+        #expect(source.calls == 1)
+        clock.advance(by: 450 - 350) // 7.5 min left: refreshing starts
         #expect(try await cache.credentials() == second)
         #expect(source.calls == 2)
         #expect(try await cache.credentials() == second)

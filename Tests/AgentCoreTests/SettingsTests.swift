@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AgentCore
 
@@ -329,14 +330,27 @@ private func key(_ text: String) throws -> ConfigurationKey {
     }
 
     @Test func pathSettingsAreStoredTrimmed() throws {
+        let directory = try CredentialsTempDirectory()
+        let bundle = try directory.write("corp-ca.pem", "-----BEGIN CERTIFICATE-----\n")
         let settings = try parsed([
             "LOCAL_DEVELOPMENT_DIRECTORY": " ./configs ",
             "LOG_PATH": "/var/log/appconfig-agent.log",
-            "AWS_CA_BUNDLE": "/etc/ssl/corp-ca.pem",
+            "AWS_CA_BUNDLE": " \(bundle) ",
         ])
         #expect(settings.localDevelopmentDirectory == "./configs")
         #expect(settings.logPath == "/var/log/appconfig-agent.log")
-        #expect(settings.caBundle == "/etc/ssl/corp-ca.pem")
+        #expect(settings.caBundle == bundle)
+    }
+
+    @Test func caBundleThatCannotBeReadStopsStartUp() throws {
+        let directory = try CredentialsTempDirectory()
+        for path in [directory.path + "/missing.pem", directory.path] {
+            expectRejected(["AWS_CA_BUNDLE": path], variable: "AWS_CA_BUNDLE", value: path)
+        }
+        let missing = rejection(["AWS_CA_BUNDLE": directory.path + "/missing.pem"])
+        #expect(missing?.description.contains("No such file or directory") == true)
+        let notAFile = rejection(["AWS_CA_BUNDLE": directory.path])
+        #expect(notAFile?.expected.contains("not a regular file") == true)
     }
 
     // MARK: PRELOAD_BACKUPS / PRELOAD_BACKUP

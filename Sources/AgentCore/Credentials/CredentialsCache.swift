@@ -7,45 +7,56 @@ import Synchronization
 
 /// When cached temporary credentials are used, refreshed in passing, or must be replaced first.
 ///
-/// With `E` the expiration and `now` the injected clock:
+/// The windows scale with the credentials' lifetime `L` (time left when they were fetched), so short
+/// credentials are not inside them on arrival: refreshing starts `A = min(15 min, L/2)` before expiry
+/// and new ones are required `M = min(10 min, L/3)` before. An hour's credentials get 15 and 10
+/// minutes; the 15-minute STS minimum gets 7.5 and 5 (fetched again after 7.5 minutes, not on every
+/// call). With `E` the expiration and `now` the injected clock:
 /// - no expiration: long-lived, used for ever;
-/// - `now < E − 15 min`: used as they are;
-/// - `E − 15 min ≤ now < E − 10 min` (advisory): the first caller refreshes and waits for it; callers
+/// - `now < E − A`: used as they are;
+/// - `E − A ≤ now < E − M` (advisory): the first caller refreshes and waits for it; callers
 ///   arriving meanwhile get the cached ones at once. A failed refresh is logged and the cached ones are
 ///   returned; the next attempt waits `advisoryRetryDelay` (30 s) so a broken STS is not hammered;
-/// - `now ≥ E − 10 min` (mandatory, expired included): every caller waits for one shared refresh, and
+/// - `now ≥ E − M` (mandatory, expired included): every caller waits for one shared refresh, and
 ///   if it fails they get its error, never credentials that close to (or past) expiry. No back-off
 ///   here: each later call tries again (concurrent ones still share one attempt).
 ///
-/// One exception: if a source hands out credentials that are themselves already inside the mandatory
-/// window (an instance or container endpoint close to rotating), they are the best there is: used, and
-/// not fetched again for `shortLivedHold` (60 s) or until they expire, whichever comes first.
+/// A source that hands out credentials already close to expiry (an instance or container endpoint
+/// about to rotate) is therefore asked again when half their remaining time has passed, not on every
+/// call; fetched again unchanged, they are asked for at a quarter, an eighth, and so on.
 struct CredentialsRefreshPolicy: Sendable, Equatable {
     var advisoryWindow: TimeInterval = 15 * 60
     var mandatoryWindow: TimeInterval = 10 * 60
     var advisoryRetryDelay: TimeInterval = 30
-    var shortLivedHold: TimeInterval = 60
 
     enum Stage: Equatable {
         case missing, valid, advisory, mandatory
     }
 
-    func stage(of credentials: AWSCredentials?, at now: Date) -> Stage {
+    /// The advisory and mandatory windows for credentials that had `lifetime` left when fetched
+    /// (nil: not known, the full windows).
+    func windows(lifetime: TimeInterval?) -> (advisory: TimeInterval, mandatory: TimeInterval) {
+        guard let lifetime else { return (advisoryWindow, mandatoryWindow) }
+        return (min(advisoryWindow, lifetime / 2), min(mandatoryWindow, lifetime / 3))
+    }
+
+    func stage(of credentials: AWSCredentials?, lifetime: TimeInterval? = nil, at now: Date) -> Stage {
         guard let credentials else { return .missing }
         guard let expiration = credentials.expiration else { return .valid }
         let left = expiration.timeIntervalSince(now)
-        if left > advisoryWindow { return .valid }
-        if left > mandatoryWindow { return .advisory }
+        let windows = windows(lifetime: lifetime)
+        if left > windows.advisory { return .valid }
+        if left > windows.mandatory { return .advisory }
         return .mandatory
     }
 
     struct State {
         var cached: AWSCredentials?
+        /// How long the cached credentials had left when fetched.
+        var lifetime: TimeInterval?
         var refreshing = false
         /// After a failed advisory refresh: no new attempt before this.
         var advisoryRetryNotBefore: Date?
-        /// After fetching credentials already inside the mandatory window: use them until this.
-        var holdUntil: Date?
     }
 
     enum Action: Equatable {
@@ -60,7 +71,7 @@ struct CredentialsRefreshPolicy: Sendable, Equatable {
     }
 
     func action(for state: State, at now: Date) -> Action {
-        switch stage(of: state.cached, at: now) {
+        switch stage(of: state.cached, lifetime: state.lifetime, at: now) {
         case .missing:
             return state.refreshing ? .joinRefresh : .refreshAndWait
         case .valid:
@@ -70,9 +81,6 @@ struct CredentialsRefreshPolicy: Sendable, Equatable {
             if let notBefore = state.advisoryRetryNotBefore, now < notBefore { return .useCached }
             return .refreshOrUseCached
         case .mandatory:
-            if let hold = state.holdUntil, now < hold, let expiration = state.cached?.expiration, now < expiration {
-                return .useCached
-            }
             return state.refreshing ? .joinRefresh : .refreshAndWait
         }
     }
@@ -85,11 +93,7 @@ struct CredentialsRefreshPolicy: Sendable, Equatable {
         case .success(let credentials):
             next.cached = credentials
             next.advisoryRetryNotBefore = nil
-            if stage(of: credentials, at: now) == .mandatory, let expiration = credentials.expiration {
-                next.holdUntil = min(now.addingTimeInterval(shortLivedHold), expiration)
-            } else {
-                next.holdUntil = nil
-            }
+            next.lifetime = credentials.expiration.map { $0.timeIntervalSince(now) }
         case .failure:
             next.advisoryRetryNotBefore = now.addingTimeInterval(advisoryRetryDelay)
         }

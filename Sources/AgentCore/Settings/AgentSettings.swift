@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every setting of the agent, read once from the environment and validated as a whole: a value
 /// that does not parse is a `SettingsError` naming the variable, never a silent default.
 ///
@@ -239,7 +243,9 @@ public struct AgentSettings: Sendable, Equatable {
         if let v = env.first(of: ["AWS_USE_DUALSTACK_ENDPOINT"]) {
             settings.useDualStackEndpoint = try v.boolean()
         }
-        settings.caBundle = env.first(of: ["AWS_CA_BUNDLE"])?.text
+        if let v = env.first(of: ["AWS_CA_BUNDLE"]) {
+            settings.caBundle = try v.readableFile(expected: "a readable file of PEM CA certificates")
+        }
         if let v = env.setting("CLIENT_TIMEOUT") {
             settings.clientTimeout = try v.duration(
                 bareUnitMilliseconds: 1000, units: SettingValueParsers.pollIntervalUnits,
@@ -409,6 +415,24 @@ struct SettingValue {
             guard value <= maximum else { throw error(expected: "a duration of at most \(maximumText)") }
             return value
         }
+    }
+
+    /// The text when it names a regular file this process can open for reading (checked once, at
+    /// start-up: otherwise every TLS call would fail later with a less helpful libcurl message).
+    func readableFile(expected: String) throws(SettingsError) -> String {
+        let fd: Int32
+        do {
+            // O_NONBLOCK: a FIFO must not hang start-up.
+            fd = try SystemCall.retrying("open") { open(text, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
+        } catch {
+            throw self.error(expected: "\(expected); it cannot be opened: \(String(cString: strerror(error.errno)))")
+        }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw self.error(expected: "\(expected); it is not a regular file")
+        }
+        return text
     }
 
     /// The text when it is a URL with one of `schemes` and a host. Errors hide any user information.
