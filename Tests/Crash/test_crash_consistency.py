@@ -4,8 +4,9 @@ then restarted, while a reader checks that every read of the written file is one
 
     python3 -m unittest discover -s Tests/Crash      (WRITES=1000 by default)
 
-Prints the figures: writes made, reads checked, torn reads, and the time from a version's arrival
-in the agent to its file on disk (from the agent's own log lines).
+Prints the figures: writes made, reads checked, torn reads, the time from a version's arrival in
+the agent to its file on disk (from the agent's own log lines), and the time from publishing a
+version (file renamed into place, SIGHUP sent) to the reader first seeing it in the written file.
 """
 import os, random, re, signal, statistics, subprocess, tempfile, threading, time, unittest
 
@@ -51,6 +52,7 @@ class CrashConsistencyTest(unittest.TestCase):
         logs = []
         stop = threading.Event()
         reads = {"checked": 0, "torn": 0}
+        published, first_seen = {}, {}
 
         def reader():
             while not stop.is_set():
@@ -60,8 +62,11 @@ class CrashConsistencyTest(unittest.TestCase):
                 except FileNotFoundError:
                     continue
                 reads["checked"] += 1
-                if check(data) is None:
+                seen = check(data)
+                if seen is None:
                     reads["torn"] += 1
+                elif seen not in first_seen:
+                    first_seen[seen] = time.monotonic()
 
         def start():
             log = open(os.path.join(work, f"agent-{len(logs)}.log"), "w+")
@@ -89,6 +94,7 @@ class CrashConsistencyTest(unittest.TestCase):
                     break
                 version += 1
                 publish(version)
+                published[version] = time.monotonic()
                 agent.send_signal(signal.SIGHUP)
                 time.sleep(0.004)
                 if random.random() < 0.01:
@@ -110,9 +116,17 @@ class CrashConsistencyTest(unittest.TestCase):
         with open(target, "rb") as f:
             final = check(f.read())
         leftovers = [n for n in os.listdir(os.path.dirname(target)) if n.startswith(".")]
+        end_to_end = sorted(first_seen[v] - published[v] for v in first_seen if v in published)
+        self.assertTrue(delays and end_to_end, "no write was logged or seen")
+
+        def spread(values, unit=1):
+            ordered = sorted(values)
+            return (f"median {statistics.median(ordered) * unit:.1f} ms, "
+                    f"p99 {ordered[max(int(len(ordered) * 0.99) - 1, 0)] * unit:.1f} ms, max {ordered[-1] * unit:.1f} ms")
+
         print(f"\ncrash test: {writes} writes of 256 KiB, {kills} SIGKILLs, {reads['checked']} reads checked, "
-              f"{reads['torn']} torn; version to disk: median {statistics.median(delays)} ms, "
-              f"p99 {sorted(delays)[int(len(delays) * 0.99) - 1]} ms, max {max(delays)} ms")
+              f"{reads['torn']} torn; version arrived in the agent to file on disk: {spread(delays)}; "
+              f"published + SIGHUP to seen by the reader ({len(end_to_end)} versions): {spread(end_to_end, 1000)}")
         self.assertGreaterEqual(writes, WRITES)
         self.assertGreater(kills, 0)
         self.assertGreater(reads["checked"], 0)
