@@ -83,7 +83,7 @@ public final class DataPlaneSource: Sendable {
             return
         }
         guard let poller = poller(for: key, pinned: false) else {
-            completion(.failed(.throttled))
+            completion(.lazyLimitReached)
             return
         }
         let timeout = requestTimeout
