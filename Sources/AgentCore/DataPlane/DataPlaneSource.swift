@@ -66,10 +66,11 @@ public final class DataPlaneSource: Sendable {
     /// Stops retrieving a configuration; with `forget`, it also stops being served once its poller
     /// has stopped (unless something tracks it again meanwhile).
     public func untrack(_ key: ConfigurationKey, forget: Bool = false) {
-        guard let poller = pollers.withLock({ $0.removeValue(forKey: key)?.poller }) else { return }
+        let poller = pollers.withLock { $0.removeValue(forKey: key)?.poller }
         statuses.withLock { _ = $0.removeValue(forKey: key) }
+        guard poller != nil || forget else { return }
         Task { [self] in
-            await poller.stop()
+            await poller?.stop()
             // After `stop`, an answer still in flight is dropped by the poller: nothing puts it back.
             if forget && pollers.withLock({ $0[key] == nil }) { store.remove(key) }
         }
