@@ -76,9 +76,6 @@ public final class DataPlaneSource: Sendable {
         }
     }
 
-    /// Whether a poller retrieves `key` now (tests, diagnostics).
-    func isTracked(_ key: ConfigurationKey) -> Bool { pollers.withLock { $0[key] != nil } }
-
     /// Waits for the first outcome of a tracked configuration (WAIT_ON_MANIFEST), without a time limit.
     public func firstOutcome(_ key: ConfigurationKey) async -> FirstLoadOutcome {
         guard let poller = pollers.withLock({ $0[key]?.poller }) else { return .failed(.network("not retrieved")) }
