@@ -88,6 +88,15 @@ struct RouterTests {
         #expect(r.route(TestRequest(.get, "/nothing-here")).status == 401)
     }
 
+    @Test func theAgentsOwnLimitOfOnDemandConfigurationsIs503NamingIt() {
+        let response = Router.response(for: .lazyLimitReached, key: ConfigurationKey(parsing: "A:E:P")!)
+        #expect(response.status == 503)
+        let text = String(decoding: response.bodyBytes, as: UTF8.self)
+        #expect(text.contains("\(DataPlaneSource.lazyPollerLimit)"))
+        #expect(text.contains("A:E:P"))
+        #expect(!text.contains("throttl"))
+    }
+
     @Test func queryWithoutFlagServesWholeConfiguration() {
         let r = router(payload("A:E:P", #"{"f":{"enabled":true}}"#))
         let response = r.route(TestRequest(.get, "/applications/A/environments/E/configurations/P?x=1"))

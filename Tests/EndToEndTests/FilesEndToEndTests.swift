@@ -11,6 +11,31 @@ import Testing
         return directory
     }
 
+    /// The environment of an agent whose service cannot be reached: nothing listens on the endpoint.
+    static func serviceDown(backups: String, preload: String, requestTimeout: String = "3s") -> [String: String] {
+        ["AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SERVICE_REGION": "us-east-1",
+         "AWS_ACCESS_KEY_ID": FakeAWS.accessKey, "AWS_SECRET_ACCESS_KEY": FakeAWS.secretKey,
+         "AWS_EC2_METADATA_DISABLED": "true", "BACKUP_DIRECTORY": backups, "PRELOAD_BACKUPS": preload,
+         "REQUEST_TIMEOUT": requestTimeout]
+    }
+
+    /// Runs an agent once against a fake of its own to leave a backup of app:env:cfg in `backups`.
+    static func writeBackup(in backups: String, content: String, label: String) throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", content, contentType: "text/plain", label: label)
+        var env = fake.agentEnvironment
+        env["BACKUP_DIRECTORY"] = backups
+        env["PREFETCH_LIST"] = "app:env:cfg"
+        let agent = try AgentProcess(environment: env)
+        #expect(agent.waitForLog("backed up configuration 'app:env:cfg' version \(label)"))
+        agent.stop()
+    }
+
+    /// Lines of `log` containing `text`.
+    static func count(_ text: String, in log: String) -> Int {
+        log.split(separator: "\n").filter { $0.contains(text) }.count
+    }
+
     static func mode(_ path: String) -> Int {
         var info = stat()
         guard stat(path, &info) == 0 else { return -1 }
@@ -82,15 +107,66 @@ import Testing
         }
         // The service is gone: nothing listens on the endpoint any more.
         for preload in ["true", "false"] {
-            let down = ["AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SERVICE_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": FakeAWS.accessKey, "AWS_SECRET_ACCESS_KEY": FakeAWS.secretKey,
-                        "AWS_EC2_METADATA_DISABLED": "true", "BACKUP_DIRECTORY": backups, "PRELOAD_BACKUPS": preload,
-                        "REQUEST_TIMEOUT": "3s"]
-            let agent = try AgentProcess(environment: down)
+            let agent = try AgentProcess(environment: Self.serviceDown(backups: backups, preload: preload))
             let response = try httpGet(port: agent.port, path)
             #expect(response.status == 200, "PRELOAD_BACKUPS=\(preload)")
             #expect(response.text == "from-service")
             #expect(response.header("Version-Label") == "7")
+        }
+    }
+
+    @Test func preloadedBackupIsServedAtOnceThenTheServicesVersion() throws {
+        let backups = try Self.privateDirectory().appendingPathComponent("backups").path
+        try Self.writeBackup(in: backups, content: "from-backup", label: "7")
+        let fake = try FakeAWS()
+        try fake.settings(["next_poll_interval": 1])
+        try fake.putConfiguration("app", "env", "cfg", "from-service", contentType: "text/plain", label: "8")
+        // The service is slow to answer the first session: the backup is what there is meanwhile.
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 3000, "count": 1])
+        var env = fake.agentEnvironment
+        env["BACKUP_DIRECTORY"] = backups
+        env["PRELOAD_BACKUPS"] = "true"
+        let agent = try AgentProcess(environment: env)
+        let first = try httpGet(port: agent.port, path)
+        #expect(first.status == 200)
+        #expect(first.text == "from-backup")
+        #expect(first.header("Version-Label") == "7")
+        #expect(waitUntil(seconds: 10) { (try? httpGet(port: agent.port, path))?.header("Version-Label") == "8" })
+        #expect(try httpGet(port: agent.port, path).text == "from-service")
+    }
+
+    @Test func backupIsNotServedWithoutPreloadWhileTheServiceAnswers() throws {
+        let backups = try Self.privateDirectory().appendingPathComponent("backups").path
+        try Self.writeBackup(in: backups, content: "from-backup", label: "7")
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "from-service", contentType: "text/plain", label: "8")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 1000, "count": 1])
+        var env = fake.agentEnvironment
+        env["BACKUP_DIRECTORY"] = backups
+        env["PRELOAD_BACKUPS"] = "false"
+        env["REQUEST_TIMEOUT"] = "10s"
+        let agent = try AgentProcess(environment: env)
+        let first = try httpGet(port: agent.port, path)
+        #expect(first.status == 200)
+        #expect(first.text == "from-service")
+        #expect(first.header("Version-Label") == "8")
+        #expect(!agent.log.contains("serving its backup"))
+    }
+
+    @Test func unreadableBackupIsSkippedWithAWarningNeverServed() throws {
+        guard geteuid() != 0 else {
+            print("unreadableBackupIsSkippedWithAWarningNeverServed: skipped, root reads a mode 0000 file anyway")
+            return
+        }
+        let backups = try Self.privateDirectory().appendingPathComponent("backups").path
+        try Self.writeBackup(in: backups, content: "from-backup", label: "7")
+        chmod(backups + "/app:env:cfg.backup", 0)
+        for preload in ["true", "false"] {
+            let agent = try AgentProcess(environment: Self.serviceDown(backups: backups, preload: preload, requestTimeout: "1s"))
+            let response = try httpGet(port: agent.port, path)
+            #expect(response.status != 200, "PRELOAD_BACKUPS=\(preload)")
+            #expect(!response.text.contains("from-backup"))
+            #expect(agent.waitForLog("backup app:env:cfg.backup in \(backups) skipped, never served"), "PRELOAD_BACKUPS=\(preload)")
         }
     }
 
@@ -120,15 +196,63 @@ import Testing
         env["MANIFEST"] = "app:env:manifest"
         let agent = try AgentProcess(environment: env)
         #expect(waitUntil(seconds: 5) { (try? String(contentsOfFile: out.path + "/one.txt", encoding: .utf8)) == "one" })
-        try fake.putConfiguration("app", "env", "manifest", #"{"app:env:cfg": {}, "app:env:two": {"writeTo": {"path": "\#(out.path)/two.txt"}}}"#, label: "m2")
+        try fake.putConfiguration("app", "env", "manifest", #"{"app:env:cfg": {"zzNewFeature": 1}, "app:env:two": {"writeTo": {"path": "\#(out.path)/two.txt"}}}"#, label: "m2")
         Thread.sleep(forTimeInterval: 1.1)
         agent.signal(SIGHUP)
         #expect(waitUntil(seconds: 8) { (try? String(contentsOfFile: out.path + "/two.txt", encoding: .utf8)) == "two" })
+        #expect(agent.waitForLog("version m2 applied"))
+        #expect(Self.count("zzNewFeature", in: agent.log) == 1)
         try fake.putConfiguration("app", "env", "manifest", #"{"not a key": {}}"#, label: "m3")
         Thread.sleep(forTimeInterval: 1.1)
         agent.signal(SIGHUP)
         #expect(agent.waitForLog("version m3 rejected, the previous one stays in force", timeout: 8))
         #expect(agent.log.contains("not a key"))
+        // m2 is still in force: a new version of a configuration it writes reaches its file.
+        try fake.putConfiguration("app", "env", "two", "two, second version", contentType: "text/plain")
+        Thread.sleep(forTimeInterval: 1.1)
+        agent.signal(SIGHUP)
+        #expect(waitUntil(seconds: 8) { (try? String(contentsOfFile: out.path + "/two.txt", encoding: .utf8)) == "two, second version" })
+    }
+
+    @Test func liveManifestChangeMovesWriteToAndDropsRemovedEntries() throws {
+        let fake = try FakeAWS()
+        try fake.settings(["next_poll_interval": 1])
+        let out = try Self.privateDirectory()
+        try fake.putConfiguration("app", "env", "cfg", "one", contentType: "text/plain")
+        try fake.putConfiguration("app", "env", "two", "two", contentType: "text/plain")
+        try fake.putConfiguration("app", "env", "kept", "kept", contentType: "text/plain")
+        try fake.putConfiguration("app", "env", "manifest", #"{"app:env:cfg": {"writeTo": {"path": "\#(out.path)/one.txt"}}, "app:env:two": {}, "app:env:kept": {}}"#, label: "m1")
+        var env = fake.agentEnvironment
+        env["MANIFEST"] = "app:env:manifest"
+        env["PREFETCH_LIST"] = "app:env:kept"
+        let agent = try AgentProcess(environment: env)
+        let twoPath = "/applications/app/environments/env/configurations/two"
+        #expect(waitUntil(seconds: 5) { (try? String(contentsOfFile: out.path + "/one.txt", encoding: .utf8)) == "one" })
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, twoPath).text) == "two" })
+        // m2 moves cfg's file, drops two, and drops kept, which PREFETCH_LIST still asks for.
+        try fake.putConfiguration("app", "env", "manifest", #"{"app:env:cfg": {"writeTo": {"path": "\#(out.path)/moved/one.txt"}}}"#, label: "m2")
+        Thread.sleep(forTimeInterval: 1.1)
+        agent.signal(SIGHUP)
+        #expect(waitUntil(seconds: 8) { (try? String(contentsOfFile: out.path + "/moved/one.txt", encoding: .utf8)) == "one" })
+        #expect(waitUntil(seconds: 5) { !FileManager.default.fileExists(atPath: out.path + "/one.txt") })
+        // two is no longer served nor polled; kept is both.
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, "/ready").text).map { !$0.contains("app:env:two") } == true })
+        #expect(try httpGet(port: agent.port, "/ready").text.contains("app:env:kept"))
+        func polls(_ profile: String) throws -> Int {
+            try fake.calls(path: "/configuration").filter { ($0["profile"] as? String) == profile }.count
+        }
+        let twoBefore = try polls("two"), keptBefore = try polls("kept")
+        for _ in 0..<2 {
+            Thread.sleep(forTimeInterval: 1.1)
+            agent.signal(SIGHUP)
+        }
+        #expect(waitUntil(seconds: 5) { ((try? polls("kept")) ?? 0) > keptBefore })
+        #expect(try polls("two") == twoBefore)
+        // Asked for again, two is retrieved afresh like any configuration never seen: its current version.
+        try fake.putConfiguration("app", "env", "two", "two, second version", contentType: "text/plain")
+        let again = try httpGet(port: agent.port, twoPath)
+        #expect(again.status == 200)
+        #expect(again.text == "two, second version")
     }
 
     @Test func manifestRoleIsAssumedThroughSTSForItsConfiguration() throws {
@@ -146,6 +270,31 @@ import Testing
         #expect(form["DurationSeconds"] as? String == "900")
         let polls = try fake.calls(path: "/configuration")
         #expect(polls.allSatisfy { ($0["credential_source"] as? String) == "sts" })
+    }
+
+    @Test func manifestRoleIsAssumedForAConfigurationPreloadedFromABackup() throws {
+        let backups = try Self.privateDirectory().appendingPathComponent("backups").path
+        try Self.writeBackup(in: backups, content: "from-backup", label: "7")
+        let fake = try FakeAWS()
+        try fake.settings(["next_poll_interval": 1])
+        try fake.putConfiguration("app", "env", "cfg", "role-data", contentType: "text/plain", label: "8")
+        let role = "arn:aws:iam::123456789012:role/Reader"
+        var env = fake.agentEnvironment
+        env["BACKUP_DIRECTORY"] = backups
+        env["PRELOAD_BACKUPS"] = "true"
+        env["MANIFEST"] = #"{"app:env:cfg": {"credentials": {"roleArn": "\#(role)", "credentialsDuration": "1h"}}}"#
+        let agent = try AgentProcess(environment: env)
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).text) == "role-data" })
+        for _ in 0..<3 {
+            Thread.sleep(forTimeInterval: 1.1)
+            agent.signal(SIGHUP)
+        }
+        #expect(waitUntil(seconds: 5) { ((try? fake.calls(path: "/configuration").count) ?? 0) >= 3 })
+        let dataPlane = try fake.calls().filter { ($0["service"] as? String) == "appconfig" && $0["status"] as? Int != nil }
+        #expect(!dataPlane.isEmpty)
+        #expect(dataPlane.allSatisfy { ($0["credential_role_arn"] as? String) == role })
+        let assumed = try fake.calls().filter { ($0["action"] as? String) == "AssumeRole" && ($0["form"] as? [String: Any])?["RoleArn"] as? String == role }
+        #expect(assumed.count == 1)
     }
 
     @Test func badManifestStopsStartUpWithOneLineNamingTheKeyAndField() throws {

@@ -5,6 +5,7 @@ public enum FirstLoadOutcome: Sendable, Equatable {
     case accessDenied
     case failed(DataPlaneError)
     case timedOut
+    case lazyLimitReached
 }
 
 /// Drives one configuration's `PollerStateMachine`: performs its actions (calls, timers, stores)

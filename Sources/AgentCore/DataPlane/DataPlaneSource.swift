@@ -1,14 +1,19 @@
 import Synchronization
 
 /// Every configuration retrieved from AWS: one poller each, created at start-up for the prefetch
-/// list (pinned: retried for ever) or on the first request for it (lazy).
+/// list and the manifest (pinned: retried for ever) or on the first request for it (lazy).
 public final class DataPlaneSource: Sendable {
     private let client: AppConfigDataClient
     private let store: ConfigurationStore
     private let pollIntervalSeconds: Int
     private let requestTimeout: Duration
     private let accept: String?
-    private let pollers = Mutex<[ConfigurationKey: ConfigurationPoller]>([:])
+    /// A configuration's poller and the client it signs with (the agent's own, or a manifest role's).
+    private struct Tracked: Sendable {
+        let poller: ConfigurationPoller
+        let client: AppConfigDataClient
+    }
+    private let pollers = Mutex<[ConfigurationKey: Tracked]>([:])
     private let negative = Mutex<[ConfigurationKey: (outcome: FirstLoadOutcome, until: Double)]>([:])
     /// The last status each poller reported, readable without awaiting the poller.
     private let statuses = Mutex<[ConfigurationKey: PollerStateMachine.Status]>([:])
@@ -39,27 +44,41 @@ public final class DataPlaneSource: Sendable {
         fallback.withLock { $0 = loader }
     }
 
-    /// Starts pinned pollers for these configurations (PREFETCH_LIST, manifest).
+    /// Starts pinned pollers for these configurations (PREFETCH_LIST). One retrieved already is
+    /// pinned from now on, and keeps its client (a manifest role).
     public func prefetch(_ keys: [ConfigurationKey]) {
         for key in keys { _ = poller(for: key, pinned: true) }
     }
 
-    /// Starts retrieving one configuration, pinned (manifest, prefetch) or not (a backup loaded at
-    /// start-up), with its own client when it assumes its own role. Already retrieved: no change.
-    public func track(_ key: ConfigurationKey, pinned: Bool, client: AppConfigDataClient? = nil) {
-        _ = poller(for: key, pinned: pinned, client: client)
+    /// Starts retrieving a configuration on demand unless something retrieves it already (a backup
+    /// loaded at start-up).
+    public func follow(_ key: ConfigurationKey) {
+        _ = poller(for: key, pinned: false)
     }
 
-    /// Stops retrieving a configuration (removed from the manifest, or its role changed).
-    public func untrack(_ key: ConfigurationKey) {
-        guard let poller = pollers.withLock({ $0.removeValue(forKey: key) }) else { return }
+    /// Retrieves one configuration, pinned, with `client` (a manifest role) or, when nil, the agent's
+    /// own credentials. A configuration retrieved already with another client, or on demand, gets a
+    /// new poller in place of the old one; what it has stored is served meanwhile.
+    public func track(_ key: ConfigurationKey, client: AppConfigDataClient? = nil) {
+        _ = poller(for: key, pinned: true, client: client ?? self.client)
+    }
+
+    /// Stops retrieving a configuration; with `forget`, it also stops being served once its poller
+    /// has stopped (unless something tracks it again meanwhile).
+    public func untrack(_ key: ConfigurationKey, forget: Bool = false) {
+        let poller = pollers.withLock { $0.removeValue(forKey: key)?.poller }
         statuses.withLock { _ = $0.removeValue(forKey: key) }
-        Task { await poller.stop() }
+        guard poller != nil || forget else { return }
+        Task { [self] in
+            await poller?.stop()
+            // After `stop`, an answer still in flight is dropped by the poller: nothing puts it back.
+            if forget && pollers.withLock({ $0[key] == nil }) { store.remove(key) }
+        }
     }
 
     /// Waits for the first outcome of a tracked configuration (WAIT_ON_MANIFEST), without a time limit.
     public func firstOutcome(_ key: ConfigurationKey) async -> FirstLoadOutcome {
-        guard let poller = pollers.withLock({ $0[key] }) else { return .failed(.network("not retrieved")) }
+        guard let poller = pollers.withLock({ $0[key]?.poller }) else { return .failed(.network("not retrieved")) }
         return await poller.firstLoad(timeout: .seconds(86_400 * 365))
     }
 
@@ -83,7 +102,7 @@ public final class DataPlaneSource: Sendable {
             return
         }
         guard let poller = poller(for: key, pinned: false) else {
-            completion(.failed(.throttled))
+            completion(.lazyLimitReached)
             return
         }
         let timeout = requestTimeout
@@ -94,13 +113,13 @@ public final class DataPlaneSource: Sendable {
 
     /// SIGHUP: poll every configuration now (never sooner than the service allows).
     public func pollAll() {
-        for poller in pollers.withLock({ Array($0.values) }) {
+        for poller in pollers.withLock({ $0.values.map(\.poller) }) {
             Task { await poller.pollNow() }
         }
     }
 
     public func stop() {
-        for poller in pollers.withLock({ Array($0.values) }) {
+        for poller in pollers.withLock({ $0.values.map(\.poller) }) {
             Task { await poller.stop() }
         }
     }
@@ -108,34 +127,50 @@ public final class DataPlaneSource: Sendable {
     /// The last reported status of every configuration retrieved from AWS.
     public var reportedStatuses: [ConfigurationKey: PollerStateMachine.Status] { statuses.withLock { $0 } }
 
-    private func poller(for key: ConfigurationKey, pinned: Bool, client own: AppConfigDataClient? = nil) -> ConfigurationPoller? {
-        let (poller, created): (ConfigurationPoller?, Bool) = pollers.withLock { pollers in
-            if let existing = pollers[key] { return (existing, false) }
-            if !pinned, pollers.count >= Self.lazyPollerLimit { return (nil, false) }
-            let made = ConfigurationPoller(key: key, pollIntervalSeconds: pollIntervalSeconds, pinned: pinned,
-                                           client: own ?? client, store: store, accept: accept)
-            pollers[key] = made
-            return (made, true)
-        }
-        if let poller, created {
-            Task {
-                await poller.setStatusObserver { [weak self] key, status in self?.statusChanged(key, status, pinned: pinned) }
-                await poller.start()
+    /// The poller of `key`, made if there is none. An existing one is kept unless `wanted` names
+    /// another client or `pinned` asks to pin an on-demand one: then a new poller replaces it.
+    /// Nil when an on-demand retrieval would exceed `lazyPollerLimit`.
+    private func poller(for key: ConfigurationKey, pinned: Bool, client wanted: AppConfigDataClient? = nil) -> ConfigurationPoller? {
+        let (poller, replaced): (ConfigurationPoller?, Tracked?) = pollers.withLock { pollers in
+            let existing = pollers[key]
+            if let existing, wanted.map({ $0 === existing.client }) ?? true, existing.poller.pinned || !pinned {
+                return (existing.poller, nil)
             }
+            if existing == nil, !pinned, pollers.count >= Self.lazyPollerLimit { return (nil, nil) }
+            let client = wanted ?? existing?.client ?? self.client
+            let made = ConfigurationPoller(key: key, pollIntervalSeconds: pollIntervalSeconds, pinned: pinned,
+                                           client: client, store: store, accept: accept)
+            pollers[key] = Tracked(poller: made, client: client)
+            Task {
+                await made.setStatusObserver { [weak self, weak made] key, status in
+                    guard let self, let made else { return }
+                    self.statusChanged(key, status, from: made)
+                }
+                await made.start()
+            }
+            return (made, existing)
+        }
+        if let replaced {
+            let how = wanted == nil || replaced.client === wanted ? "pinned" : wanted === client ? "with the agent's own credentials" : "with its manifest role"
+            log.info("configuration '\(key)' is retrieved anew, \(how); what it has stored is served meanwhile")
+            Task { await replaced.poller.stop() }
         }
         return poller
     }
 
     /// A lazy configuration whose first retrieval finds nothing is dropped and remembered for a
-    /// while, so that a client asking in a loop cannot make the agent hammer AWS.
-    private func statusChanged(_ key: ConfigurationKey, _ status: PollerStateMachine.Status, pinned: Bool) {
+    /// while, so that a client asking in a loop cannot make the agent hammer AWS. Reports of a
+    /// poller that has been replaced or stopped are ignored.
+    private func statusChanged(_ key: ConfigurationKey, _ status: PollerStateMachine.Status, from poller: ConfigurationPoller) {
+        let current = pollers.withLock { $0[key]?.poller === poller }
+        guard current else { return }
         statuses.withLock { $0[key] = status }
         if case .failing(let error) = status, error.meansUnreachable, store.payload(for: key) == nil,
            let backup = fallback.withLock({ $0 })?(key) {
             log.warn("AWS AppConfig cannot be reached for '\(key)' (\(error)); serving its backup, version \(backup.version)")
             store.put(backup)
         }
-        guard !pinned else { return }
+        guard !poller.pinned else { return }
         let outcome: FirstLoadOutcome
         switch status {
         case .notFound: outcome = .notFound
@@ -143,7 +178,12 @@ public final class DataPlaneSource: Sendable {
         default: return
         }
         guard store.payload(for: key) == nil else { return }
-        let removed = pollers.withLock { $0.removeValue(forKey: key) }
+        let removed = pollers.withLock { pollers -> Bool in
+            guard pollers[key]?.poller === poller else { return false }
+            pollers.removeValue(forKey: key)
+            return true
+        }
+        guard removed else { return }
         statuses.withLock { _ = $0.removeValue(forKey: key) }
         negative.withLock { cache in
             if cache.count >= Self.negativeCacheLimit, let oldest = cache.min(by: { $0.value.until < $1.value.until }) {
@@ -151,6 +191,6 @@ public final class DataPlaneSource: Sendable {
             }
             cache[key] = (outcome, WallClock.monotonic() + Self.negativeCacheSeconds)
         }
-        if let removed { Task { await removed.stop() } }
+        Task { await poller.stop() }
     }
 }

@@ -5,6 +5,10 @@ import Synchronization
 /// service (`BACKUP_DIRECTORY`), and a copy of each manifest entry's configuration at its `writeTo`
 /// path. Writes happen on a queue of their own, never on a request or poll path. A write that fails
 /// is logged with what to fix and retried with the next version; the configuration stays in memory.
+///
+/// A `writeTo` that moves or goes away takes its file with it: the old file is removed (through
+/// `AtomicFileWriter.remove`, so only the agent's own regular file) if the agent wrote it and no
+/// entry writes that path now. A changed mode rewrites the file at once.
 public final class ConfigurationFileOutputs: Sendable {
     private let backups: BackupStore?
     private let writer = AtomicFileWriter()
@@ -13,32 +17,40 @@ public final class ConfigurationFileOutputs: Sendable {
 
     private struct State: Sendable {
         var targets: [ConfigurationKey: WriteTarget] = [:]
-        /// What was last attempted, written or not: (path, version).
-        var attempted: [ConfigurationKey: (path: String, version: String)] = [:]
+        /// What was last attempted, written or not: the target and version.
+        var attempted: [ConfigurationKey: (target: WriteTarget, version: String)] = [:]
+        /// The path each configuration was last written to successfully (read and changed on `queue`).
+        var written: [ConfigurationKey: String] = [:]
         var backedUp: [ConfigurationKey: String] = [:]
+        /// The newest store generation seen: an older snapshot arriving late is ignored.
+        var generation: UInt64 = 0
     }
 
     public init(backupDirectory: String?) {
         backups = backupDirectory.map(BackupStore.init(directory:))
     }
 
-    /// The manifest's `writeTo` targets; a new or moved target gets the current version at once.
+    /// The manifest's `writeTo` targets; a new, moved or re-moded target gets the current version at
+    /// once, and a file left behind by a moved or removed target is removed first.
     public func setTargets(_ targets: [ConfigurationKey: WriteTarget], snapshot: StoreSnapshot) {
         state.withLock { state in
             state.targets = targets
-            state.attempted = state.attempted.filter { targets[$0.key]?.path == $0.value.path }
+            state.attempted = state.attempted.filter { targets[$0.key] == $0.value.target }
+            queue.async { [self] in removeAbandonedFiles() }
         }
         storeChanged(snapshot)
     }
 
     /// Called after every store change.
     public func storeChanged(_ snapshot: StoreSnapshot) {
-        let (writes, saves) = state.withLock { state -> ([(WriteTarget, ConfigurationPayload)], [ConfigurationPayload]) in
+        state.withLock { state in
+            guard snapshot.generation >= state.generation else { return }
+            state.generation = snapshot.generation
             var writes: [(WriteTarget, ConfigurationPayload)] = []
             for (key, target) in state.targets {
                 guard let payload = snapshot[key] else { continue }
-                if let last = state.attempted[key], last.path == target.path, last.version == payload.version { continue }
-                state.attempted[key] = (target.path, payload.version)
+                if let last = state.attempted[key], last.target == target, last.version == payload.version { continue }
+                state.attempted[key] = (target, payload.version)
                 writes.append((target, payload))
             }
             var saves: [ConfigurationPayload] = []
@@ -48,12 +60,12 @@ public final class ConfigurationFileOutputs: Sendable {
                     saves.append(payload)
                 }
             }
-            return (writes, saves)
-        }
-        guard !writes.isEmpty || !saves.isEmpty else { return }
-        queue.async { [self] in
-            for (target, payload) in writes { write(payload, to: target) }
-            for payload in saves { backUp(payload) }
+            guard !writes.isEmpty || !saves.isEmpty else { return }
+            // Queued under the lock, so the writes of two snapshots run in generation order.
+            queue.async { [self, writes, saves] in
+                for (target, payload) in writes { write(payload, to: target) }
+                for payload in saves { backUp(payload) }
+            }
         }
     }
 
@@ -69,9 +81,29 @@ public final class ConfigurationFileOutputs: Sendable {
         queue.sync {}
     }
 
+    /// On `queue`: removes the files of targets that moved or went away, unless an entry writes that
+    /// path now. A file that cannot be removed (another user's, a symbolic link …) is left and logged.
+    private func removeAbandonedFiles() {
+        let abandoned = state.withLock { state in
+            let wanted = Set(state.targets.values.map(\.path))
+            let gone = state.written.filter { state.targets[$0.key]?.path != $0.value }
+            for key in gone.keys { state.written.removeValue(forKey: key) }
+            return gone.filter { !wanted.contains($0.value) }
+        }
+        for (key, path) in abandoned {
+            do {
+                try writer.remove(path)
+                log.info("removed \(path): the manifest no longer writes configuration '\(key)' there")
+            } catch {
+                log.warn("writeTo for '\(key)' moved or removed, but its old file was left: \(error)")
+            }
+        }
+    }
+
     private func write(_ payload: ConfigurationPayload, to target: WriteTarget) {
         do {
             try writer.write(payload.bytes, to: target.path, mode: target.mode)
+            state.withLock { $0.written[payload.key] = target.path }
             let delay = Int(((WallClock.now() - payload.receivedAt) * 1000).rounded())
             log.info("wrote configuration '\(payload.key)' to \(target.path) (\(payload.count) bytes, version \(payload.version), \(delay)ms after it arrived)")
         } catch {

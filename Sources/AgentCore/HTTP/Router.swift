@@ -67,6 +67,7 @@ public struct Router: Sendable {
         case .failed(.throttled): .error(502, "AWS AppConfig is throttling requests for '\(key)' and nothing is cached yet")
         case .failed(let error): .error(502, "could not retrieve '\(key)' from AWS AppConfig: \(error)")
         case .timedOut: .error(504, "'\(key)' was not retrieved within REQUEST_TIMEOUT; retrieval continues, try again")
+        case .lazyLimitReached: .error(503, "'\(key)' not retrieved: the agent already retrieves its limit of \(DataPlaneSource.lazyPollerLimit) configurations requested on demand; list the configurations you need in PREFETCH_LIST or MANIFEST")
         }
     }
 

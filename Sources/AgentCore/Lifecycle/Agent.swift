@@ -40,25 +40,33 @@ public final class Agent: Sendable {
         watchdog = notifier.flatMap { notifier in notifier.watchdogPingInterval.map { Watchdog(notifier: notifier, interval: $0) } }
         readiness = Readiness(store: store, dataPlane: dataPlane)
         readiness.require(settings.prefetchList)
-        if let dataPlane, let directory = settings.backupDirectory {
-            try Self.useBackups(directory: directory, preload: settings.preloadBackups, store: store,
-                                dataPlane: dataPlane, outputs: outputs)
-        }
+        var initialManifest: Manifest?
         if let source = settings.manifest {
-            let initial: Manifest?
             do {
-                initial = try ManifestSourceLoader.load(source)
+                initialManifest = try ManifestSourceLoader.load(source)
             } catch {
                 throw AgentStartError(message: "MANIFEST: \(error)")
             }
-            let controller = ManifestController(
+            manifest = ManifestController(
                 source: source, store: store, dataPlane: dataPlane, clients: connection.map(RoleClients.init(connection:)),
                 outputs: outputs, readiness: readiness, prefetch: settings.prefetchList)
-            try controller.start(initial: initial)
-            manifest = controller
         } else {
             manifest = nil
         }
+        // Before anything is retrieved: the first version of every configuration is written out,
+        // backed up and (for the manifest's own) applied like every later one.
+        store.observe { [outputs, manifest] snapshot in
+            outputs.storeChanged(snapshot)
+            manifest?.storeChanged(snapshot)
+        }
+        var preloaded: [ConfigurationKey] = []
+        if let dataPlane, let directory = settings.backupDirectory {
+            preloaded = try Self.useBackups(directory: directory, preload: settings.preloadBackups, store: store,
+                                            dataPlane: dataPlane, outputs: outputs)
+        }
+        try manifest?.start(initial: initialManifest)
+        // After the manifest: a preloaded configuration it names is retrieved with its role already.
+        for key in preloaded { dataPlane?.follow(key) }
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
         configuration.threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         configuration.clientTimeoutSeconds = max(1, Int(settings.clientTimeout.components.seconds))
@@ -74,11 +82,9 @@ public final class Agent: Sendable {
     /// Starts everything and blocks until SIGTERM or SIGINT has been handled; returns the exit status.
     public func run() -> Int32 {
         let versions = VersionMetrics()
-        store.observe { [server, outputs, manifest] snapshot in
+        store.observe { [server] snapshot in
             server.configurationsChanged(snapshot)
             versions.update(snapshot)
-            outputs.storeChanged(snapshot)
-            manifest?.storeChanged(snapshot)
         }
         let watcher: SignalWatcher
         do {
@@ -147,10 +153,11 @@ public final class Agent: Sendable {
         stopped.signal()
     }
 
-    /// BACKUP_DIRECTORY at start-up: with PRELOAD_BACKUPS, every sound backup is served at once and
-    /// its configuration polled; without, backups are read only when the service cannot be reached.
+    /// BACKUP_DIRECTORY at start-up: with PRELOAD_BACKUPS, every sound backup is served at once
+    /// (returned: the caller has their configurations retrieved); without, backups are read only
+    /// when the service cannot be reached.
     private static func useBackups(directory: String, preload: Bool, store: ConfigurationStore,
-                                   dataPlane: DataPlaneSource, outputs: ConfigurationFileOutputs) throws(AgentStartError) {
+                                   dataPlane: DataPlaneSource, outputs: ConfigurationFileOutputs) throws(AgentStartError) -> [ConfigurationKey] {
         let backups = BackupStore(directory: directory)
         let loaded: BackupLoadResult
         do {
@@ -163,22 +170,26 @@ public final class Agent: Sendable {
         }
         if preload {
             let payloads = loaded.entries.values.map(\.payload)
-            for payload in payloads {
-                store.put(payload)
-                dataPlane.track(payload.key, pinned: false)
-            }
             outputs.noteBackedUp(payloads)
+            for payload in payloads { store.put(payload) }
             if !payloads.isEmpty { log.info("PRELOAD_BACKUPS: serving \(payloads.count) configuration(s) from \(directory) until the service answers") }
+            return payloads.map(\.key)
         } else {
             dataPlane.setFallback { key in
-                switch try? backups.load(key) {
-                case .found(let entry)?: return entry.payload
-                case .skipped(let skipped)?:
-                    log.warn("backup \(skipped.fileName) in \(directory) skipped, never served: \(skipped.reason)")
+                do {
+                    switch try backups.load(key) {
+                    case .found(let entry): return entry.payload
+                    case .skipped(let skipped):
+                        log.warn("backup \(skipped.fileName) in \(directory) skipped, never served: \(skipped.reason)")
+                        return nil
+                    case .none: return nil
+                    }
+                } catch {
+                    log.warn("BACKUP_DIRECTORY \(directory) cannot be read, no backup served for '\(key)': \(error)")
                     return nil
-                case .none?, nil: return nil
                 }
             }
+            return []
         }
     }
 

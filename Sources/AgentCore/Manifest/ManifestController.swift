@@ -12,9 +12,16 @@ public final class ManifestController: Sendable {
     private let outputs: ConfigurationFileOutputs
     private let readiness: Readiness
     private let prefetch: [ConfigurationKey]
-    private let current = Mutex<Manifest>(Manifest(entries: []))
-    /// The version of the manifest configuration last decoded (MANIFEST=App:Env:Profile).
-    private let decodedVersion = Mutex<String?>(nil)
+    /// Held while a manifest is decoded and put into effect, so two never interleave.
+    private let state = Mutex<State>(State())
+
+    private struct State: Sendable {
+        var manifest = Manifest(entries: [])
+        /// The version of the manifest configuration last decoded (MANIFEST=App:Env:Profile).
+        var decodedVersion: String?
+        /// The newest store generation looked at: an older snapshot arriving late is ignored.
+        var generation: UInt64 = 0
+    }
 
     init(source: AgentSettings.ManifestSource, store: ConfigurationStore, dataPlane: DataPlaneSource?,
          clients: RoleClients?, outputs: ConfigurationFileOutputs, readiness: Readiness, prefetch: [ConfigurationKey]) {
@@ -27,7 +34,7 @@ public final class ManifestController: Sendable {
         self.prefetch = prefetch
     }
 
-    public var manifest: Manifest { current.withLock { $0 } }
+    public var manifest: Manifest { state.withLock { $0.manifest } }
 
     /// The configuration holding the manifest, when it is kept in AppConfig.
     var manifestKey: ConfigurationKey? {
@@ -39,7 +46,7 @@ public final class ManifestController: Sendable {
     func start(initial: Manifest?) throws(AgentStartError) {
         if let manifestKey {
             readiness.require([manifestKey])
-            dataPlane?.track(manifestKey, pinned: true)
+            dataPlane?.track(manifestKey)
             storeChanged(store.snapshot())
         } else if let initial {
             try apply(initial)
@@ -61,26 +68,36 @@ public final class ManifestController: Sendable {
     /// A new version of a manifest kept in AppConfig: decode, validate, apply; or keep the old one.
     func storeChanged(_ snapshot: StoreSnapshot) {
         guard let manifestKey, let payload = snapshot[manifestKey] else { return }
-        let isNew = decodedVersion.withLock { last in
-            guard last != payload.version else { return false }
-            last = payload.version
-            return true
+        let dropped = state.withLock { state -> [ConfigurationKey] in
+            guard snapshot.generation >= state.generation else { return [] }
+            state.generation = snapshot.generation
+            guard state.decodedVersion != payload.version else { return [] }
+            state.decodedVersion = payload.version
+            do {
+                // `decode` logs its own warnings (unknown features).
+                let (manifest, _) = try Manifest.decode(payload.contentArray)
+                let dropped = try install(manifest, in: &state)
+                log.info("manifest '\(manifestKey)' version \(payload.version) applied: \(manifest.entries.count) configuration(s)")
+                return dropped
+            } catch {
+                log.error("manifest '\(manifestKey)' version \(payload.version) rejected, the previous one stays in force: \(error)")
+                return []
+            }
         }
-        guard isNew else { return }
-        do {
-            let (manifest, warnings) = try Manifest.decode(payload.contentArray)
-            for warning in warnings { log.warn(warning) }
-            try apply(manifest)
-            log.info("manifest '\(manifestKey)' version \(payload.version) applied: \(manifest.entries.count) configuration(s)")
-        } catch {
-            log.error("manifest '\(manifestKey)' version \(payload.version) rejected, the previous one stays in force: \(error)")
-        }
+        forget(dropped)
+    }
+
+    /// Puts `new` into effect (see `install`).
+    func apply(_ new: Manifest) throws(AgentStartError) {
+        let dropped = try state.withLock { state throws(AgentStartError) in try install(new, in: &state) }
+        forget(dropped)
     }
 
     /// Starts new entries, stops removed ones, moves changed writeTo paths, re-creates changed roles.
-    func apply(_ new: Manifest) throws(AgentStartError) {
-        let old = current.withLock { $0 }
-        let diff = ManifestDiff(old: old, new: new)
+    /// Returns the removed configurations that stop being served: every one but the manifest's own
+    /// and those in PREFETCH_LIST, which go on being retrieved with the agent's own credentials.
+    private func install(_ new: Manifest, in state: inout State) throws(AgentStartError) -> [ConfigurationKey] {
+        let diff = ManifestDiff(old: state.manifest, new: new)
         // Build every role's client first: a bad role leaves the old manifest in force.
         var newClients: [ConfigurationKey: AppConfigDataClient] = [:]
         for entry in diff.added + diff.changed.map(\.new) {
@@ -88,17 +105,20 @@ public final class ManifestController: Sendable {
                 newClients[entry.key] = try clients.client(for: role)
             }
         }
-        current.withLock { $0 = new }
+        state.manifest = new
+        var dropped: [ConfigurationKey] = []
         for key in diff.removed {
-            dataPlane?.untrack(key)
-            log.info("manifest: '\(key)' removed; no longer retrieved or written")
+            if key == manifestKey || prefetch.contains(key) {
+                dataPlane?.track(key)
+                log.info("manifest: '\(key)' removed; still retrieved (\(key == manifestKey ? "it holds the manifest" : "PREFETCH_LIST")), no longer written")
+            } else {
+                dropped.append(key)
+                log.info("manifest: '\(key)' removed; no longer retrieved, written or served until requested again")
+            }
         }
-        for (previous, entry) in diff.changed where previous.credentials != entry.credentials {
-            dataPlane?.untrack(entry.key)
-            dataPlane?.track(entry.key, pinned: true, client: newClients[entry.key])
-        }
-        for entry in diff.added {
-            dataPlane?.track(entry.key, pinned: true, client: newClients[entry.key])
+        // A changed role gets a new retrieval; `track` keeps one whose client is unchanged.
+        for entry in diff.added + diff.changed.map(\.new) {
+            dataPlane?.track(entry.key, client: newClients[entry.key])
         }
         var targets: [ConfigurationKey: WriteTarget] = [:]
         for entry in new.entries {
@@ -109,6 +129,14 @@ public final class ManifestController: Sendable {
         if let manifestKey { required.append(manifestKey) }
         for key in new.keys where !required.contains(key) { required.append(key) }
         readiness.setRequired(required)
+        return dropped
+    }
+
+    /// Stops retrieving and serving configurations a new manifest removed (in local mode the
+    /// directory decides what is served). Outside the lock: the store's observers, this controller
+    /// among them, run on the thread that changes the store.
+    private func forget(_ keys: [ConfigurationKey]) {
+        for key in keys { dataPlane?.untrack(key, forget: true) }
     }
 
     /// WAIT_ON_MANIFEST: returns once the manifest (kept in AppConfig: once retrieved) and each of

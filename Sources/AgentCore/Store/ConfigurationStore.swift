@@ -23,6 +23,9 @@ public final class ConfigurationStore: Sendable {
     /// Serialises writers, so the read lock is held only for a pointer swap.
     private let writer = Mutex<Void>(())
     private let observers = Mutex<[@Sendable (StoreSnapshot) -> Void]>([])
+    /// Snapshots waiting to be handed to the observers, in generation order, and whether a thread
+    /// is handing them out already.
+    private let delivery = Mutex<(pending: [StoreSnapshot], busy: Bool)>(([], false))
 
     public init() {
         current = Mutex(StoreSnapshot(configurations: [:], generation: 0))
@@ -57,21 +60,42 @@ public final class ConfigurationStore: Sendable {
     }
 
     /// Calls `observer` after every change, with the new snapshot (change notification, readiness).
+    ///
+    /// Snapshots reach the observers one at a time and in generation order, even when writers race
+    /// or an observer itself changes the store: that change is delivered once the current snapshot
+    /// has been through every observer. An observer never sees an older snapshot after a newer one.
     public func observe(_ observer: @escaping @Sendable (StoreSnapshot) -> Void) {
         observers.withLock { $0.append(observer) }
     }
 
     private func apply(_ change: (inout [ConfigurationKey: ConfigurationPayload]) -> Void) {
         // Writers take turns under `writer` and build the next snapshot outside the read lock;
-        // readers only ever wait for the pointer swap.
-        let next: StoreSnapshot = writer.withLock { _ in
+        // readers only ever wait for the pointer swap. The snapshot is queued for the observers
+        // under the same lock, so the queue is in generation order.
+        let deliverNow: Bool = writer.withLock { _ in
             let base = snapshot()
             var configurations = base.configurations
             change(&configurations)
             let next = StoreSnapshot(configurations: configurations, generation: base.generation &+ 1)
             current.withLock { $0 = next }
-            return next
+            return delivery.withLock { delivery in
+                delivery.pending.append(next)
+                guard !delivery.busy else { return false }
+                delivery.busy = true
+                return true
+            }
         }
-        for observer in observers.withLock({ $0 }) { observer(next) }
+        guard deliverNow else { return }
+        // This thread hands out every queued snapshot, including ones queued meanwhile by other
+        // writers (they return at once) or by the observers themselves.
+        while let next = delivery.withLock({ delivery -> StoreSnapshot? in
+            if delivery.pending.isEmpty {
+                delivery.busy = false
+                return nil
+            }
+            return delivery.pending.removeFirst()
+        }) {
+            for observer in observers.withLock({ $0 }) { observer(next) }
+        }
     }
 }
