@@ -705,8 +705,9 @@ class Handler(BaseHTTPRequestHandler):
             if tok["state"] == "expired" or now - tok["issued"] > TOKEN_LIFETIME:
                 return token_problem("Expired", "This configuration token has expired")
             session = st.sessions[tok["session"]]
+            # Strict: a token used sooner than the interval announced with it is refused, as AWS does.
             if st.settings["strict_interval"] and session["last_call"] is not None and \
-                    now - session["last_call"] < session["interval"]:
+                    now - session["last_call"] < session.get("announced", session["interval"]):
                 return aws_error(400, "BadRequestException", {
                     "Message": "Poll interval not satisfied", "Reason": "InvalidParameters",
                     "Details": {"InvalidParameters": {"ConfigurationToken": {"Problem": "PollIntervalNotSatisfied"}}}})
@@ -719,6 +720,7 @@ class Handler(BaseHTTPRequestHandler):
             session["last_call"] = now
             session["polls"] += 1
             interval = st.settings["next_poll_interval"] or session["interval"]
+            session["announced"] = interval
             changed = session["last_version"] != cfg["version"]
             session["last_version"] = cfg["version"]
             content, content_type = cfg["content"], cfg["content_type"]

@@ -266,6 +266,11 @@ class AppConfigTests(FakeTestCase):
         self.assertEqual((status, headers["next-poll-interval-in-seconds"]), (200, "1"))
         early = self.poll(headers["next-poll-configuration-token"])
         self.assertEqual(self.problem(early), "PollIntervalNotSatisfied")
+        # The interval enforced is the one announced (1 s), not the session's 15 s.
+        time.sleep(1.1)
+        self.assertEqual(self.poll(headers["next-poll-configuration-token"])[0], 200)
+        _, sessions = self.admin("GET", "sessions")
+        self.assertEqual([(s["interval"], s["announced"]) for s in sessions], [(15, 1)])
 
     def test_deleted_configuration(self):
         self.put_config()
