@@ -166,6 +166,30 @@ import Testing
         #expect(tokens.allSatisfy { !log.contains($0) })
     }
 
+    @Test(arguments: ["no token", "bad interval", "session body"])
+    func unusableAnswerIsLoggedWithItsTypeAndNothingIsServed(answer: String) throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        let (call, rewrite, detail): (String, [String: Any], String) = switch answer {
+        case "no token": ("/configuration", ["headers": ["Next-Poll-Configuration-Token": NSNull()]],
+                          "no Next-Poll-Configuration-Token")
+        case "bad interval": ("/configuration", ["headers": ["Next-Poll-Interval-In-Seconds": "soon"]],
+                              "Next-Poll-Interval-In-Seconds 'soon' is not a number")
+        default: ("/configurationsessions", ["body": "<html>"], "no InitialConfigurationToken")
+        }
+        var spec = rewrite
+        spec["kind"] = "rewrite"
+        spec["match"] = ["path": call]
+        try fake.fault(spec)
+        let agent = try start(fake)
+        #expect(try httpGet(port: agent.port, path).status == 502)
+        #expect(agent.waitForLog(" failed in "))
+        let line = agent.log.split(separator: "\n").first { $0.contains(" failed in ") }.map(String.init) ?? ""
+        for part in ["WARN", "'app:env:cfg'", "HTTP 20", "malformed response", detail, "request id"] {
+            #expect(line.contains(part), "\(part) missing from: \(line)")
+        }
+    }
+
     @Test func prefetchListIsRetrievedAtStartUp() throws {
         let fake = try FakeAWS()
         try fake.putConfiguration("app", "env", "cfg", "one", contentType: "text/plain")

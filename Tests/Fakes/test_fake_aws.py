@@ -390,6 +390,18 @@ class FaultTests(FakeTestCase):
         self.assertEqual(self.start_session()[0], 201)
         self.assertIsNone(self.admin("GET", "calls")[1][0]["status"])
 
+    def test_rewrite(self):
+        self.put_config()
+        self.fault(match={"path": "/configuration"}, kind="rewrite", count=1,
+                   headers={"Next-Poll-Configuration-Token": None, "Next-Poll-Interval-In-Seconds": "soon"})
+        status, headers, body = self.poll(self.session_token())
+        self.assertEqual((status, body), (200, b'{"a":1}'))
+        self.assertNotIn("next-poll-configuration-token", headers)
+        self.assertEqual(headers["next-poll-interval-in-seconds"], "soon")
+        self.fault(match={"path": "/configurationsessions"}, kind="rewrite", body="<html>", count=1)
+        self.assertEqual(self.start_session()[::2], (201, b"<html>"))
+        self.assertEqual(self.start_session()[0], 201)
+
     def test_truncate(self):
         token = self.session_token()
         self.fault(match={"path": "/configuration"}, kind="truncate", count=1)
