@@ -329,22 +329,35 @@ private func seconds(_ duration: Duration) -> Double {
         #expect(seconds(ContinuousClock.now - start) >= 0.7)
     }
 
-    @Test func timeWaitingForAConnectionCountsAgainstTheTimeout() async throws {
+    @Test func timeWaitingForAConnectionDoesNotCountAgainstTheTimeout() async throws {
         let server = try LoopbackHTTPServer()
-        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 1, requestTimeout: .milliseconds(4000)))
-        async let first = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=2500"))
-        try await Task.sleep(for: .milliseconds(50))
-        async let second = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=2500"))
-        let results = await [first, second]
-        // Whichever got the connection second waited ~2.5 s, then needed 2.5 s more: over 4 s.
-        // (Wide margins, so that a loaded machine cannot make the first one time out too.)
-        #expect(results.compactMap { try? $0.get().status } == [200])
-        let errors = results.compactMap { result -> HTTPClientError? in
-            if case .failure(let error) = result { return error }
-            return nil
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 2, requestTimeout: .milliseconds(1000)))
+        // Six waves of two 300 ms answers: the last ones wait ~1.5 s for a connection, longer than
+        // the timeout, yet each takes 300 ms once it has one (0.7 s of room for a loaded machine).
+        let results = await withTaskGroup(of: Result<HTTPClientResponse, HTTPClientError>.self) { group in
+            for _ in 0..<12 {
+                group.addTask { await outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=300")) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(errors == [.timedOut])
-        #expect(server.stats.maxOpen == 1)
+        #expect(results.map { (try? $0.get().status) ?? -1 } == Array(repeating: 200, count: 12))
+        #expect(server.stats.maxOpen == 2)
+        #expect(server.stats.accepted == 2)  // connections still reused
+    }
+
+    @Test func aCallSlowerThanTheTimeoutStillTimesOutAfterWaitingForAConnection() async throws {
+        let server = try LoopbackHTTPServer()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnections: 1, requestTimeout: .milliseconds(1000)))
+        async let first = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=300"))
+        try await Task.sleep(for: .milliseconds(50))
+        async let second = outcome(client, HTTPClientRequest(url: server.baseURL + "/slow?ms=20000"))
+        let results = await [first, second]
+        #expect((try? results[0].get().status) == 200)
+        guard case .failure(let error) = results[1] else {
+            Issue.record("expected the 20 s call to time out")
+            return
+        }
+        #expect(error == .timedOut)
     }
 
     @Test func sequentialRequestsReuseOneConnection() async throws {

@@ -571,9 +571,27 @@ struct PollerStateMachineTests {
         _ = step(.configurationReceived(nextToken: "t1", nextPollIntervalSeconds: 15, content: [1],
                                         contentType: nil, versionLabel: nil, now: 0.2))
         #expect(step(.configurationFailed(.throttled, now: 0.3)) == [])
-        #expect(step(.timerFired(now: 10)) == [])  // a replaced timer, early
         #expect(step.machine.currentStatus == .loaded)
         #expect(step.fire() == [.getLatestConfiguration(token: "t1")])
+    }
+
+    // A timer that fires early (the driver's sleep and the machine's clock disagree) is set again.
+    @Test func earlyTimerWhileWaitingIsScheduledAgainAndThenPolls() {
+        var step = Stepper(random: FixedRandom.lowest)
+        step.load(at: 0)
+        let due = step.due
+        #expect(step(.timerFired(now: due - 0.01)) == [.scheduleTimer(at: due)])
+        #expect(step.machine.nextAttemptAt == due)
+        #expect(step(.timerFired(now: due - 0.0005)) == [.getLatestConfiguration(token: "t1")])  // within tolerance
+    }
+
+    @Test func earlyTimerDuringABackoffIsScheduledAgainAndThenRetries() {
+        var step = Stepper(random: FixedRandom.highest)
+        _ = step(.start(now: 0))
+        _ = step(.sessionFailed(.server(status: 500), now: 0.1))
+        let due = step.due
+        #expect(step(.timerFired(now: due - 0.5)) == [.scheduleTimer(at: due)])
+        #expect(step.fire() == [.startSession(requiredMinimumPollIntervalSeconds: 15)])
     }
 
     // SIGHUP
@@ -587,14 +605,50 @@ struct PollerStateMachineTests {
         #expect(approximately(next.timer, 320))
     }
 
-    @Test func pollNowWaitsForTheServiceMinimum() {
+    // Against AWS, Next-Poll-Interval-In-Seconds is the interval asked for: the token cannot be used
+    // before the next poll is due anyway, so SIGHUP starts a new session.
+    @Test func pollNowStartsANewSessionWhenTheTokenCannotBeUsedYet() {
         var step = Stepper(interval: 300, random: FixedRandom.lowest)
-        step.load(at: 0, nextInterval: 60)
-        let actions = step(.pollNow(now: 10))
-        #expect(actions.count == 1)
-        #expect(approximately(actions.timer, 60.1))
-        #expect(approximately(step.machine.nextAttemptAt, 60.1))
+        step.load(at: 0, nextInterval: 300)
+        #expect(step(.pollNow(now: 10)) == [.startSession(requiredMinimumPollIntervalSeconds: 300)])
+        #expect(step(.sessionStarted(token: "s1", now: 10.1)) == [.getLatestConfiguration(token: "s1")])
+        let next = step(.configurationReceived(nextToken: "t2", nextPollIntervalSeconds: 300, content: Array("{}".utf8),
+                                               contentType: "application/json", versionLabel: "v1", now: 10.2))
+        #expect(approximately(next.timer, 310.1))  // the new session's cadence
+        #expect(step.fire() == [.getLatestConfiguration(token: "t2")])  // t1 is never used
+    }
+
+    @Test func pollNowSoonAfterASessionStartedWaitsForTheSpacing() {
+        var step = Stepper(interval: 300, random: FixedRandom.lowest)
+        step.load(at: 0, nextInterval: 300)
+        #expect(step(.pollNow(now: 2)) == [.scheduleTimer(at: PollerStateMachine.pollNowSessionSpacing)])
+        #expect(step(.pollNow(now: 3)) == [])  // already moved up
+        #expect(step.fire() == [.startSession(requiredMinimumPollIntervalSeconds: 300)])
+    }
+
+    @Test func pollNowWaitsForTheTokenWhenItCanBeUsedBeforeTheSpacingEnds() {
+        var step = Stepper(interval: 300, random: FixedRandom.lowest)
+        step.load(at: 0, nextInterval: 1)
+        let actions = step(.pollNow(now: 0.5))
+        #expect(approximately(actions.timer, 1.1))
         #expect(step.fire() == [.getLatestConfiguration(token: "t1")])
+    }
+
+    @Test func aStormOfPollNowStartsAtMostOneSessionPerSpacing() {
+        var sim = Simulation(interval: 300, random: SeededRandom(seed: 7))
+        sim.poll = { _ in .ok(content: [], nextInterval: 300) }
+        for tenth in 1...600 {
+            let t = Double(tenth) / 10
+            sim.run(until: t)
+            sim.send(.pollNow(now: t))
+        }
+        sim.run(until: 60)
+        let sessions = sim.callTimes(polls: false)
+        #expect(sessions.count >= 10)  // SIGHUP is answered…
+        #expect(sessions.count <= 60 / Int(PollerStateMachine.pollNowSessionSpacing) + 1)  // …but not once each
+        #expect(gaps(sessions).allSatisfy { $0 >= PollerStateMachine.pollNowSessionSpacing - 1e-9 })
+        #expect(sim.overlappingCalls == 0)
+        #expect(Set(sim.pollTokens).count == sim.pollTokens.count)
     }
 
     @Test func pollNowWhileACallIsInFlightDoesNothing() {
@@ -609,18 +663,29 @@ struct PollerStateMachineTests {
         var step = Stepper(interval: 60, random: FixedRandom.highest)
         _ = step(.start(now: 0))
         _ = step(.sessionFailed(.accessDenied, now: 0.1))
-        _ = step(.timerFired(now: 1.1))
-        _ = step(.sessionFailed(.accessDenied, now: 1.2))
-        #expect(step(.pollNow(now: 1.5)) == [.startSession(requiredMinimumPollIntervalSeconds: 60)])
-        _ = step(.sessionFailed(.throttled, now: 1.6))
-        #expect(step(.pollNow(now: 2)) == [])
-        #expect(step.machine.consecutiveFailures == 3)
+        for _ in 0..<3 {  // back-offs of 1, 2, 4, then 8 s
+            let due = step.due
+            _ = step.fire()
+            _ = step(.sessionFailed(.accessDenied, now: due + 0.1))
+        }
+        let requested = 7.3
+        #expect(approximately(step.due, 15.4))
+        // Within the spacing after the last session: moved up to its end.
+        #expect(approximately(step(.pollNow(now: 7.5)).timer, requested + PollerStateMachine.pollNowSessionSpacing))
+        #expect(step.fire() == [.startSession(requiredMinimumPollIntervalSeconds: 60)])
+        _ = step(.sessionFailed(.accessDenied, now: 12.4))
+        // After the spacing: at once.
+        #expect(step(.pollNow(now: 18)) == [.startSession(requiredMinimumPollIntervalSeconds: 60)])
+        _ = step(.sessionFailed(.throttled, now: 18.1))
+        #expect(step(.pollNow(now: 30)) == [])
+        #expect(step.machine.consecutiveFailures == 6)
     }
 
     @Test func pollNowHonoursTheServiceMinimumAndRenewsAnOldSession() {
         var step = Stepper(interval: 86_400, random: FixedRandom.lowest)
         step.load(at: 0, nextInterval: 86_400)
-        #expect(step(.pollNow(now: 23.5 * 3600)) == [])  // the service minimum (24 h) is still ahead
+        // The service minimum (24 h) is still ahead: a new session.
+        #expect(step(.pollNow(now: 23.5 * 3600)) == [.startSession(requiredMinimumPollIntervalSeconds: 86_400)])
         // Service minimum 15 s, poll due at 24 h: SIGHUP at 23.5 h finds a session too old to use.
         var short = Stepper(interval: 86_400, random: FixedRandom.lowest)
         short.load(at: 0, nextInterval: 15)

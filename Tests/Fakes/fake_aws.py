@@ -304,7 +304,10 @@ STATUS_ERROR_TYPES = {400: "BadRequestException", 403: "AccessDeniedException",
                       404: "ResourceNotFoundException", 429: "ThrottlingException",
                       500: "InternalServerException", 503: "ServiceUnavailableException"}
 FAULT_KINDS = ("throttle", "status", "slow", "drop", "truncate", "expire_tokens", "not_found",
-               "access_denied")
+               "access_denied", "rewrite")
+# Pass-through kinds change the answer (or its timing) instead of replacing it. `rewrite` sets the
+# answer's headers from "headers" ({name: value}, null removes the header) and its body from "body".
+PASS_THROUGH_KINDS = ("slow", "truncate", "expire_tokens", "rewrite")
 FAULT_MATCH_KEYS = ("path", "method", "service", "app", "env", "profile", "action")
 SETTING_KEYS = ("region", "credentials", "add_credentials", "next_poll_interval", "strict_interval",
                 "web_identity_token", "container_token", "denied_roles", "role_external_ids",
@@ -406,8 +409,8 @@ class State:
 
     # -- faults
     def take_faults(self, ctx):
-        """Matching faults in order, counting each use: pass-through kinds (slow, truncate,
-        expire_tokens) accumulate, the first terminal kind ends the list."""
+        """Matching faults in order, counting each use: pass-through kinds (PASS_THROUGH_KINDS)
+        accumulate, the first terminal kind ends the list."""
         chosen = []
         with self.lock:
             for f in list(self.faults):
@@ -421,7 +424,7 @@ class State:
                     if f["count"] <= 0:
                         self.faults.remove(f)
                 chosen.append(dict(f))
-                if f["kind"] not in ("slow", "truncate", "expire_tokens"):
+                if f["kind"] not in PASS_THROUGH_KINDS:
                     break
         return chosen
 
@@ -526,7 +529,7 @@ class Handler(BaseHTTPRequestHandler):
                "rec": rec, "service": service}
         try:
             self.identify(ctx)
-            resp = None
+            resp, rewrites = None, []
             match = {"path": path, "method": method, "service": service,
                      **{k: rec.get(k) for k in ("app", "env", "profile", "action")}}
             for fault in self.state.take_faults(match):
@@ -537,8 +540,8 @@ class Handler(BaseHTTPRequestHandler):
                 elif kind == "expire_tokens":
                     m = fault["match"]
                     self.state.expire_tokens(m.get("app"), m.get("env"), m.get("profile"))
-                elif kind == "truncate":
-                    pass
+                elif kind in ("truncate", "rewrite"):
+                    rewrites.append(fault)
                 elif kind == "drop":
                     resp = Response(None)
                     resp.drop = True
@@ -547,8 +550,16 @@ class Handler(BaseHTTPRequestHandler):
             if resp is None:
                 resp = {"appconfig": self.appconfig, "sts": self.sts, "container": self.container,
                         "imds": self.imds}.get(service, self.unknown)(ctx)
-            if "truncate" in rec.get("faults", []):
-                resp.truncate = True
+            for fault in rewrites:
+                if fault["kind"] == "truncate":
+                    resp.truncate = True
+                    continue
+                for name, value in fault.get("headers", {}).items():
+                    resp.headers = [(n, v) for n, v in resp.headers if n.lower() != name.lower()]
+                    if value is not None:
+                        resp.headers.append((name, str(value)))
+                if "body" in fault:
+                    resp.body = fault["body"].encode("utf-8")
         except Exception as e:  # noqa: BLE001
             self.note(rec, internal_error=f"{type(e).__name__}: {e}")
             if self.server.verbose:
@@ -706,8 +717,9 @@ class Handler(BaseHTTPRequestHandler):
             if tok["state"] == "expired" or now - tok["issued"] > TOKEN_LIFETIME:
                 return token_problem("Expired", "This configuration token has expired")
             session = st.sessions[tok["session"]]
+            # Strict: a token used sooner than the interval announced with it is refused, as AWS does.
             if st.settings["strict_interval"] and session["last_call"] is not None and \
-                    now - session["last_call"] < session["interval"]:
+                    now - session["last_call"] < session.get("announced", session["interval"]):
                 return aws_error(400, "BadRequestException", {
                     "Message": "Poll interval not satisfied", "Reason": "InvalidParameters",
                     "Details": {"InvalidParameters": {"ConfigurationToken": {"Problem": "PollIntervalNotSatisfied"}}}})
@@ -720,6 +732,7 @@ class Handler(BaseHTTPRequestHandler):
             session["last_call"] = now
             session["polls"] += 1
             interval = st.settings["next_poll_interval"] or session["interval"]
+            session["announced"] = interval
             changed = session["last_version"] != cfg["version"]
             session["last_version"] = cfg["version"]
             content, content_type = cfg["content"], cfg["content_type"]

@@ -266,6 +266,11 @@ class AppConfigTests(FakeTestCase):
         self.assertEqual((status, headers["next-poll-interval-in-seconds"]), (200, "1"))
         early = self.poll(headers["next-poll-configuration-token"])
         self.assertEqual(self.problem(early), "PollIntervalNotSatisfied")
+        # The interval enforced is the one announced (1 s), not the session's 15 s.
+        time.sleep(1.1)
+        self.assertEqual(self.poll(headers["next-poll-configuration-token"])[0], 200)
+        _, sessions = self.admin("GET", "sessions")
+        self.assertEqual([(s["interval"], s["announced"]) for s in sessions], [(15, 1)])
 
     def test_deleted_configuration(self):
         self.put_config()
@@ -384,6 +389,18 @@ class FaultTests(FakeTestCase):
             self.start_session()
         self.assertEqual(self.start_session()[0], 201)
         self.assertIsNone(self.admin("GET", "calls")[1][0]["status"])
+
+    def test_rewrite(self):
+        self.put_config()
+        self.fault(match={"path": "/configuration"}, kind="rewrite", count=1,
+                   headers={"Next-Poll-Configuration-Token": None, "Next-Poll-Interval-In-Seconds": "soon"})
+        status, headers, body = self.poll(self.session_token())
+        self.assertEqual((status, body), (200, b'{"a":1}'))
+        self.assertNotIn("next-poll-configuration-token", headers)
+        self.assertEqual(headers["next-poll-interval-in-seconds"], "soon")
+        self.fault(match={"path": "/configurationsessions"}, kind="rewrite", body="<html>", count=1)
+        self.assertEqual(self.start_session()[::2], (201, b"<html>"))
+        self.assertEqual(self.start_session()[0], 201)
 
     def test_truncate(self):
         token = self.session_token()

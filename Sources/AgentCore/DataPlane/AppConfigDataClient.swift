@@ -45,7 +45,7 @@ public final class AppConfigDataClient: Sendable {
 
     /// `StartConfigurationSession`: returns the initial token and the request id.
     public func startSession(_ key: ConfigurationKey, pollIntervalSeconds: Int) async throws(DataPlaneError) -> (token: String, requestId: String?) {
-        let interval = min(max(pollIntervalSeconds, 15), 86_400)
+        let interval = PollerStateMachine.clampedPollInterval(pollIntervalSeconds)
         let body: [UInt8]
         do {
             body = Array(try JSONEncoder().encode(StartSessionBody(
@@ -56,48 +56,61 @@ public final class AppConfigDataClient: Sendable {
         }
         let request = SigV4Request(method: "POST", path: endpoint.path("/configurationsessions"),
                                    headers: [.init("Content-Type", "application/json")], body: body)
+        let call = "StartConfigurationSession"
         let started = WallClock.monotonic()
-        let response = try await send(request, accept: nil, call: "StartConfigurationSession", key: key)
-        guard response.status == 201 || response.status == 200 else {
-            throw failure(response, call: "StartConfigurationSession", key: key, started: started)
+        let response = try await send(request, accept: nil, call: call, key: key)
+        do throws(DataPlaneError) {
+            guard response.status == 201 || response.status == 200 else { throw Self.classify(response) }
+            guard let answer = try? JSONDecoder().decode(StartSessionAnswer.self, from: Data(response.body)),
+                  !answer.InitialConfigurationToken.isEmpty else {
+                throw .malformedResponse("\(call) answer has no InitialConfigurationToken")
+            }
+            return (answer.InitialConfigurationToken, response.header("x-amzn-RequestId"))
+        } catch {
+            throw logged(error, response, call: call, key: key, started: started)
         }
-        guard let answer = try? JSONDecoder().decode(StartSessionAnswer.self, from: Data(response.body)),
-              !answer.InitialConfigurationToken.isEmpty else {
-            throw .malformedResponse("StartConfigurationSession answer has no InitialConfigurationToken")
-        }
-        return (answer.InitialConfigurationToken, response.header("x-amzn-RequestId"))
     }
 
     /// `GetLatestConfiguration` with one token. `accept` asks for a representation (Ion for feature flags).
     public func getLatestConfiguration(_ key: ConfigurationKey, token: String, accept: String? = nil) async throws(DataPlaneError) -> LatestConfiguration {
         let request = SigV4Request(method: "GET", path: endpoint.path("/configuration"),
                                    query: [.init("configuration_token", token)])
+        let call = "GetLatestConfiguration"
         let started = WallClock.monotonic()
-        let response = try await send(request, accept: accept, call: "GetLatestConfiguration", key: key)
-        guard response.status == 200 else {
-            throw failure(response, call: "GetLatestConfiguration", key: key, started: started)
-        }
-        guard let next = response.header("Next-Poll-Configuration-Token"), !next.isEmpty else {
-            throw .malformedResponse("GetLatestConfiguration answer has no Next-Poll-Configuration-Token")
-        }
-        var interval: Int?
-        if let text = response.header("Next-Poll-Interval-In-Seconds") {
-            guard let value = Int(text.filter { $0 != " " }), value >= 0 else {
-                throw .malformedResponse("Next-Poll-Interval-In-Seconds '\(text.prefix(20))' is not a number")
+        let response = try await send(request, accept: accept, call: call, key: key)
+        do throws(DataPlaneError) {
+            guard response.status == 200 else { throw Self.classify(response) }
+            guard let next = response.header("Next-Poll-Configuration-Token"), !next.isEmpty else {
+                throw .malformedResponse("\(call) answer has no Next-Poll-Configuration-Token")
             }
-            interval = value
+            var interval: Int?
+            if let text = response.header("Next-Poll-Interval-In-Seconds") {
+                guard let value = Int(text.filter { $0 != " " }), value >= 0 else {
+                    throw .malformedResponse("Next-Poll-Interval-In-Seconds '\(text.prefix(20))' is not a number")
+                }
+                interval = value
+            }
+            return LatestConfiguration(
+                content: response.body, nextToken: next, nextPollIntervalSeconds: interval,
+                contentType: response.header("Content-Type"), versionLabel: response.header("Version-Label"),
+                requestId: response.header("x-amzn-RequestId"))
+        } catch {
+            throw logged(error, response, call: call, key: key, started: started)
         }
-        return LatestConfiguration(
-            content: response.body, nextToken: next, nextPollIntervalSeconds: interval,
-            contentType: response.header("Content-Type"), versionLabel: response.header("Version-Label"),
-            requestId: response.header("x-amzn-RequestId"))
     }
 
-    /// Classifies an error answer and logs it with its type, duration and request id (never its body).
-    private func failure(_ response: HTTPClientResponse, call: String, key: ConfigurationKey, started: Double) -> DataPlaneError {
-        let error = DataPlaneError.classify(status: response.status, errorTypeHeader: response.header("x-amzn-ErrorType"), body: response.body)
+    private static func classify(_ response: HTTPClientResponse) -> DataPlaneError {
+        DataPlaneError.classify(status: response.status, errorTypeHeader: response.header("x-amzn-ErrorType"),
+                                body: response.body)
+    }
+
+    /// Logs an answer that failed (an error, or one that cannot be used) with its status, AWS error
+    /// type, duration and request id, never its body; returns the error.
+    private func logged(_ error: DataPlaneError, _ response: HTTPClientResponse, call: String, key: ConfigurationKey,
+                        started: Double) -> DataPlaneError {
+        let type = DataPlaneError.errorTypeName(errorTypeHeader: response.header("x-amzn-ErrorType"), body: response.body)
         let requestId = response.header("x-amzn-RequestId").map { ", request id \($0)" } ?? ""
-        log.warn("\(call) for '\(key)' failed in \(Milliseconds.text(since: started)): HTTP \(response.status) \(error)\(requestId)")
+        log.warn("\(call) for '\(key)' failed in \(Milliseconds.text(since: started)): HTTP \(response.status)\(type.map { " " + $0 } ?? ""): \(error)\(requestId)")
         return error
     }
 
@@ -115,6 +128,7 @@ public final class AppConfigDataClient: Sendable {
         do {
             try signer.sign(&request, credentials: creds, date: Date())
         } catch {
+            log.error("\(call) for '\(key)' not sent: cannot sign: \(error)")
             throw .malformedResponse("cannot sign: \(error)")
         }
         var headers = request.headers.map { HTTPHeader(name: $0.name, value: $0.value) }

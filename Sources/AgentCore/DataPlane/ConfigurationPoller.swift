@@ -98,10 +98,11 @@ actor ConfigurationPoller {
         switch action {
         case .startSession(let interval):
             Task { [client, key] in
-                let now = WallClock.monotonic()
                 do throws(DataPlaneError) {
                     let (token, _) = try await client.startSession(key, pollIntervalSeconds: interval)
-                    self.handle(.sessionStarted(token: token, now: now))
+                    // Now, not when the session was asked for: the first poll is sent now, and the
+                    // service measures the interval before the second one from it.
+                    self.handle(.sessionStarted(token: token, now: WallClock.monotonic()))
                 } catch {
                     AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error))
                     self.handle(.sessionFailed(error, now: WallClock.monotonic()))

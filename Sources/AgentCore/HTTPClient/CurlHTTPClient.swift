@@ -9,6 +9,9 @@ import Glibc
 // thread. Async callers put a request in a Mutex-protected queue, wake the loop and suspend on a
 // continuation; the loop resumes them. No Swift concurrency thread ever waits on the network.
 // Connections live in the multi handle's cache, so they are reused across requests.
+// The loop admits at most `maxConnections` transfers into the multi handle at once and queues the
+// rest itself: libcurl's timeout starts when a handle is added, so a request's `requestTimeout`
+// counts from when it gets a connection slot, not from when it was queued.
 
 /// libcurl loaded (see CCurl's shim.h) and `curl_global_init` called, once per process: a global
 /// `let` is initialised exactly once, thread-safely. nil when that worked, else what failed.
@@ -258,6 +261,8 @@ private final class CurlMultiLoop {
     let proxyHeaderList: UnsafeMutablePointer<curl_slist>?
     var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     var handleByID: [UInt64: UnsafeMutableRawPointer] = [:]
+    /// Submitted, waiting for one of the `maxConnections` slots, oldest first.
+    var queued: [CurlSubmittedRequest] = []
 
     init(multi: UnsafeMutableRawPointer, shared: CurlLoopShared, configuration: HTTPClientConfiguration) {
         self.multi = multi
@@ -277,8 +282,9 @@ private final class CurlMultiLoop {
                 shutDown(alsoFailing: work.started)
                 return
             }
-            for submitted in work.started { start(submitted) }
+            queued += work.started
             for id in work.cancelled { cancel(id) }
+            admit()
 
             var running: Int32 = 0
             let performed = CCurl_multi_perform(multi, &running)
@@ -286,6 +292,8 @@ private final class CurlMultiLoop {
                 log.error("HTTP client: curl_multi_perform: \(String(cString: CCurl_multi_strerror(performed)))")
             }
             collectFinished()
+            // Slots freed just now: a handle added here makes libcurl's next timeout immediate.
+            admit()
 
             // curl_multi_poll caps the wait at libcurl's own next timeout, and wakes on curl_multi_wakeup.
             let polled = CCurl_multi_poll(multi, nil, 0, 5000, nil)
@@ -294,6 +302,16 @@ private final class CurlMultiLoop {
                 usleep(10_000) // never a hot loop
             }
         }
+    }
+
+    /// Starts queued requests while fewer than `maxConnections` run.
+    private func admit() {
+        var next = 0
+        while transfers.count < configuration.maxConnections, next < queued.count {
+            start(queued[next])
+            next += 1
+        }
+        queued.removeFirst(next)
     }
 
     private func start(_ submitted: CurlSubmittedRequest) {
@@ -316,6 +334,12 @@ private final class CurlMultiLoop {
     }
 
     private func cancel(_ id: UInt64) {
+        if let index = queued.firstIndex(where: { $0.id == id }) {
+            let submitted = queued.remove(at: index)
+            shared.finished(id)
+            submitted.continuation.resume(returning: .failure(.cancelled))
+            return
+        }
         guard let easy = handleByID[id] else { return } // already finished
         finish(easy, with: .failure(.cancelled))
     }
@@ -345,7 +369,7 @@ private final class CurlMultiLoop {
     func shutDown(alsoFailing started: [CurlSubmittedRequest]) {
         for easy in Array(transfers.keys) { finish(easy, with: .failure(.shutDown)) }
         let (leftovers, waiters) = shared.markStopped()
-        for submitted in started + leftovers {
+        for submitted in queued + started + leftovers {
             submitted.continuation.resume(returning: .failure(.shutDown))
         }
         CCurl_multi_cleanup(multi)

@@ -108,10 +108,12 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
 
 /// How the client talks to AWS. One per process is the intent: it owns the connection pool.
 public struct HTTPClientConfiguration: Sendable {
-    /// The most connections open at once, in total and per host (`MAX_CONNECTIONS`); further
-    /// requests wait in a queue until a connection is free. Waiting counts against their timeout.
+    /// The most connections open, and requests running, at once, in total and per host
+    /// (`MAX_CONNECTIONS`); further requests wait in a queue until one finishes. Waiting does not
+    /// count against their timeout.
     public var maxConnections: Int
-    /// Whole-request limit, from queueing to the last body byte (`REQUEST_TIMEOUT`).
+    /// Whole-request limit, from getting one of the `maxConnections` slots to the last body byte
+    /// (`REQUEST_TIMEOUT`).
     public var requestTimeout: Duration
     /// Limit on establishing a connection (TCP, proxy and TLS), within `requestTimeout`.
     public var connectTimeout: Duration

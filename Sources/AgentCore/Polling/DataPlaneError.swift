@@ -65,7 +65,7 @@ public enum DataPlaneError: Error, Sendable, Hashable, CustomStringConvertible {
     /// is read (the first parameter in name order that has one).
     public static func classify(status: Int, errorTypeHeader: String?, body: [UInt8]) -> DataPlaneError {
         let parsed = ErrorBody.parse(body)
-        let typeName = errorTypeHeader.flatMap(normalizedTypeName) ?? parsed?.typeName.flatMap(normalizedTypeName)
+        let typeName = errorTypeName(errorTypeHeader, parsed)
 
         if let typeName, let known = fromTypeName(typeName, status: status, problem: parsed?.problem) {
             return known
@@ -78,6 +78,18 @@ public enum DataPlaneError: Error, Sendable, Hashable, CustomStringConvertible {
         case 500...599: return .server(status: status)
         default: return .malformedResponse("unexpected HTTP status \(status)")
         }
+    }
+
+    /// The error type an answer names (`ThrottlingException`), as `classify` reads it, for log lines:
+    /// nil when there is none, or when it is not a plain name (at most 100 letters, digits, `.`, `_`, `-`).
+    public static func errorTypeName(errorTypeHeader: String?, body: [UInt8]) -> String? {
+        guard let name = errorTypeName(errorTypeHeader, ErrorBody.parse(body)), name.utf8.count <= 100,
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else { return nil }
+        return name
+    }
+
+    private static func errorTypeName(_ header: String?, _ parsed: ErrorBody?) -> String? {
+        header.flatMap(normalizedTypeName) ?? parsed?.typeName.flatMap(normalizedTypeName)
     }
 
     /// `com.amazonaws.appconfigdata#ThrottlingException` and `ThrottlingException:http://internal…`

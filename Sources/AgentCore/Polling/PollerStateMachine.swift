@@ -7,7 +7,11 @@
 ///   (`.sessionStarted`/`.sessionFailed`, `.configurationReceived`/`.configurationFailed`). The machine
 ///   never asks for a second call while one is in flight, so outcomes need no correlation id.
 /// - `.scheduleTimer(at:)`: one timer per machine; a new schedule replaces the pending one. A timer
-///   that fires anyway after being replaced is ignored (it arrives early, or in a state with no timer).
+///   that fires in a state with no timer is ignored; one that fires before the time due (the driver's
+///   sleep and the events' clock can disagree, or it was replaced) schedules the timer again, so a
+///   poll is never lost to an early fire.
+/// - `.sessionStarted`'s `now` is when the answer arrived: the session's first `GetLatestConfiguration`
+///   is sent then, and the cadence (and the service's minimum interval) is measured from it.
 /// - `.deliver`: store a new version. No action ever removes the stored one: the last good
 ///   configuration stays in service through every failure.
 /// - `.report`: the outcome of the last attempt, for the HTTP layer and `/ready`. While `hasLoaded`
@@ -39,10 +43,15 @@
 ///   (nothing to relieve; come back at least once an interval so a fix shows up soon). The count of
 ///   failures is reset only by a received configuration: a session that starts and a poll that fails
 ///   again keep growing it. Each retry starts a new session.
-/// - `.pollNow` (SIGHUP): polls at once, but never sooner than `serviceMinimum` after the last call: if
-///   that is still ahead, the poll is moved up to that instant. During a back-off it retries at once
-///   (an operator who fixed permissions wants to see it now) unless the service asked us to slow down
-///   (throttling, `PollIntervalNotSatisfied`). A call in flight already answers it: nothing to do.
+/// - `.pollNow` (SIGHUP) retrieves now. With a token that can be used (`serviceMinimum` has passed
+///   since the last call) it polls with it. Otherwise (the usual case against AWS, whose
+///   `Next-Poll-Interval-In-Seconds` is the interval we asked for) it starts a new session, whose first
+///   `GetLatestConfiguration` is not bound by the old token's interval. Against a SIGHUP storm, no
+///   session is started on SIGHUP sooner than `pollNowSessionSpacing` (5 s) after the previous one was
+///   requested: the retrieval is moved up to that instant instead (or to when the token can be used,
+///   if sooner). During a back-off it retries at once, under the same spacing (an operator who fixed
+///   permissions wants to see it now), unless the service asked us to slow down (throttling,
+///   `PollIntervalNotSatisfied`). A call in flight already answers it: nothing to do.
 /// - Empty body: unchanged, no `.deliver`, `.report(.loaded)`. The one exception: the first answer ever
 ///   received is delivered even when empty, because a session's first answer always carries the whole
 ///   configuration, so an empty one means the configuration itself is empty (else it would never load).
@@ -63,6 +72,8 @@ public struct PollerStateMachine: Sendable {
     public static let backoffFloor: Double = 1
     /// A timer that fires this much before its due time still counts (rounding between clocks).
     static let timerTolerance = 0.001
+    /// SIGHUP starts a new session no sooner than this after the previous session was requested.
+    public static let pollNowSessionSpacing: Double = 5
 
     // MARK: Events, actions, status
 
@@ -149,12 +160,20 @@ public struct PollerStateMachine: Sendable {
 
     /// - Parameter pollIntervalSeconds: `POLL_INTERVAL` in seconds, any value; clamped to 15…86400.
     public init(pollIntervalSeconds: Int) {
-        let clamped = min(max(pollIntervalSeconds, Self.minimumPollIntervalSeconds), Self.maximumPollIntervalSeconds)
+        let clamped = Self.clampedPollInterval(pollIntervalSeconds)
         self.pollIntervalSeconds = clamped
         self.serviceMinimumInterval = Double(clamped)
     }
 
+    /// `RequiredMinimumPollIntervalInSeconds` for a configured interval: clamped to 15…86400.
+    public static func clampedPollInterval(_ seconds: Int) -> Int {
+        min(max(seconds, minimumPollIntervalSeconds), maximumPollIntervalSeconds)
+    }
+
     private var effectiveInterval: Double { max(Double(pollIntervalSeconds), serviceMinimumInterval) }
+
+    /// When the held token may be used: `serviceMinimum` after the last call.
+    private var tokenUsableAt: Double { (lastCallStartedAt ?? -.infinity) + serviceMinimumInterval }
 
     // MARK: Handling events
 
@@ -196,21 +215,28 @@ public struct PollerStateMachine: Sendable {
             return fail(error, duringPoll: true, now: now, random: &random)
 
         case (.timerFired(let now), .waiting(let token, let dueAt)):
-            guard now + Self.timerTolerance >= dueAt else { return [] }
+            guard now + Self.timerTolerance >= dueAt else { return [.scheduleTimer(at: dueAt)] }
             return pollOrRenew(token: token, dueAt: dueAt, now: now)
         case (.timerFired(let now), .backingOff(let dueAt)):
-            guard now + Self.timerTolerance >= dueAt else { return [] }
+            guard now + Self.timerTolerance >= dueAt else { return [.scheduleTimer(at: dueAt)] }
             return beginSession(now: now)
 
         case (.pollNow(let now), .waiting(let token, let dueAt)):
-            let earliest = max(now, (lastCallStartedAt ?? now) + serviceMinimumInterval)
-            if earliest >= dueAt { return [] }
-            if earliest <= now { return pollOrRenew(token: token, dueAt: now, now: now) }
-            state = .waiting(token: token, dueAt: earliest)
-            return [.scheduleTimer(at: earliest)]
-        case (.pollNow(let now), .backingOff):
+            if tokenUsableAt <= now { return pollOrRenew(token: token, dueAt: now, now: now) }
+            let sessionAt = max(now, sessionRequestedAt + Self.pollNowSessionSpacing)
+            if sessionAt <= now { return beginSession(now: now) }
+            // At the timer, `pollOrRenew` uses the token if it can by then, else starts the session.
+            let at = min(sessionAt, tokenUsableAt)
+            if at >= dueAt { return [] }
+            state = .waiting(token: token, dueAt: at)
+            return [.scheduleTimer(at: at)]
+        case (.pollNow(let now), .backingOff(let dueAt)):
             if let lastError, Self.asksToSlowDown(lastError) { return [] }
-            return beginSession(now: now)
+            let sessionAt = max(now, sessionRequestedAt + Self.pollNowSessionSpacing)
+            if sessionAt <= now { return beginSession(now: now) }
+            if sessionAt >= dueAt { return [] }
+            state = .backingOff(dueAt: sessionAt)
+            return [.scheduleTimer(at: sessionAt)]
 
         // Anything else does not fit the state: a late answer, a replaced timer, a call still in flight.
         case (.sessionStarted, _), (.sessionFailed, _), (.configurationReceived, _), (.configurationFailed, _),
@@ -233,8 +259,12 @@ public struct PollerStateMachine: Sendable {
         return [.startSession(requiredMinimumPollIntervalSeconds: pollIntervalSeconds)]
     }
 
+    /// Polls with `token`, or starts a new session when the session is old or the token cannot be
+    /// used yet (a SIGHUP moved the timer up).
     private mutating func pollOrRenew(token: String, dueAt: Double, now: Double) -> [Action] {
-        if now - sessionStartedAt >= Self.sessionRenewalAge { return beginSession(now: now) }
+        if now - sessionStartedAt >= Self.sessionRenewalAge || tokenUsableAt > now + Self.timerTolerance {
+            return beginSession(now: now)
+        }
         return poll(token: token, dueAt: dueAt, now: now)
     }
 
