@@ -18,7 +18,7 @@ import argparse, json, os, random, re, shutil, signal, socket, statistics, subpr
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AGENT = os.path.join(ROOT, ".build", "release", "appconfig-agent")
+AGENT = os.environ.get("AGENT_BINARY", os.path.join(ROOT, ".build", "release", "appconfig-agent"))
 FAKE = os.path.join(ROOT, "Tests", "Fakes", "fake_aws.py")
 
 
