@@ -72,10 +72,11 @@ public final class HTTPServer: Sendable {
         for loop in loops { try loop.start() }
     }
 
-    /// Wakes the long polls of every loop that has any, after the store changed.
+    /// Wakes the long polls of every loop that has any, after the store changed. The loops compare
+    /// with the store's latest snapshot, which may already be newer than `snapshot`.
     public func configurationsChanged(_ snapshot: StoreSnapshot) {
         for loop in loops where loop.changeWaiterCount.load(ordering: .relaxed) > 0 {
-            loop.runOnLoop { $0.configurationsChanged(snapshot) }
+            loop.runOnLoop { $0.configurationsChanged() }
         }
     }
 
