@@ -39,6 +39,7 @@ public final class HTTPServer: Sendable {
 
     public init(configuration: HTTPServerConfiguration, router: Router) throws(SystemError) {
         HTTPServer.enableThreadSupport()
+        HTTPServer.checkFileLimit(maxClientConnections: configuration.maxClientConnections)
         let connections = ConnectionBudget(limit: configuration.maxClientConnections)
         var loops: [EventLoop] = []
         var port = configuration.port
@@ -101,6 +102,18 @@ public final class HTTPServer: Sendable {
         event_set_mem_functions(malloc, realloc, free)
         return evthread_use_pthreads() == 0
     }()
+
+    /// Raises the open-file limit as far as allowed (once) and warns when it is still too low for
+    /// `maxClientConnections`: clients beyond it wait (`EventLoop.acceptFailed`), not get a 503.
+    private static func checkFileLimit(maxClientConnections: Int) {
+        guard let limit = fileLimit else { return }
+        let needed = UInt64(maxClientConnections) + FileDescriptorLimit.reserve
+        if limit < needed {
+            log.warn("open-file limit \(limit) is below MAX_CLIENT_CONNECTIONS \(maxClientConnections) + \(FileDescriptorLimit.reserve); raise it (LimitNOFILE=, ulimit -n) or lower MAX_CLIENT_CONNECTIONS")
+        }
+    }
+
+    private static let fileLimit: UInt64? = FileDescriptorLimit.raiseToHardLimit()
 
     private static func enableThreadSupport() {
         if !threadSupport { log.error("libevent thread support could not be enabled") }
