@@ -79,3 +79,4 @@ ping_ms="$(python3 bench/startup.py .build/release/appconfig-agent "$work/config
 
 mkdir -p bench/out
 python3 bench/report.py "$work/results" "$rss_kib" "$ping_ms" "$rss_variants_kib" | tee bench/out/results.txt
+AGENT_BINARY="$PWD/.build/release/appconfig-agent" python3 bench/longpoll.py | tee -a bench/out/results.txt

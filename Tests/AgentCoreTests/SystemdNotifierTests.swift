@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +79,38 @@ private final class NotifySocketReceiver {
         notifier.watchdog()
         #expect(receiver.receive() == "WATCHDOG=1")
         notifier.stopping()
-        #expect(receiver.receive() == "STOPPING=1")
+        #expect(receiver.receive() == "STOPPING=1\nSTATUS=stopping")
+    }
+
+    @Test func nothingButTheWatchdogFollowsStopping() throws {
+        let receiver = try NotifySocketReceiver(path: ())
+        let notifier = try #require(SystemdNotifier.fromEnvironment(["NOTIFY_SOCKET": receiver.notifyAddress]))
+        notifier.stopping(status: "stopping (SIGTERM)")
+        #expect(receiver.receive() == "STOPPING=1\nSTATUS=stopping (SIGTERM)")
+        notifier.ready(status: "manifest processed")
+        notifier.status("serving 1 configuration(s)")
+        notifier.watchdog()
+        // Datagrams arrive in order: had READY or STATUS been sent, it would come first.
+        #expect(receiver.receive() == "WATCHDOG=1")
+    }
+
+    @Test func serviceStatusIsSentOnlyWhenItChanges() throws {
+        let receiver = try NotifySocketReceiver(path: ())
+        let notifier = try #require(SystemdNotifier.fromEnvironment(["NOTIFY_SOCKET": receiver.notifyAddress]))
+        let counts = Mutex((served: 1, failing: 0))
+        let status = ServiceStatus(notifier: notifier) {
+            let (served, failing) = counts.withLock { $0 }
+            return ServiceStatus.summary(served: served, failing: failing, endpoints: ["127.0.0.1:2772"])
+        }
+        status.refresh()
+        #expect(receiver.receive() == "STATUS=serving 1 configuration(s); listening on 127.0.0.1:2772")
+        status.refresh()
+        counts.withLock { $0.failing = 2 }
+        status.refresh()
+        #expect(receiver.receive() == "STATUS=serving 1 configuration(s), 2 failing; listening on 127.0.0.1:2772")
+        status.refresh()
+        notifier.watchdog()
+        #expect(receiver.receive() == "WATCHDOG=1")
     }
 
     @Test func abstractNamespaceSocketReceivesMessages() throws {

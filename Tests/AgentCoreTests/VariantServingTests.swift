@@ -32,7 +32,7 @@ import Testing
         #expect(plain.header("Content-Type") == "application/json")
         #expect(plain.header("Configuration-Version") == "3")
         #expect(plain.header("Version-Label") == "3")
-        #expect(plain.header("ETag") == "\"3\"")
+        #expect(plain.header("ETag")?.wholeMatch(of: /"3-[0-9a-f]{16}"/) != nil)
         let gold = r.route(TestRequest(.get, Self.path, headers: [("Context", "tier=gold")]))
         #expect(body(gold) == #"{"dark_mode":{"enabled":true},"checkout":{"_variant":"gold","enabled":true}}"#)
     }
@@ -84,7 +84,7 @@ import Testing
         #expect(head.status == 200)
         #expect(head.header("Content-Type") == get.header("Content-Type"))
         #expect(head.body.count == get.body.count)
-        #expect(r.route(TestRequest(.get, Self.path, headers: [("If-None-Match", "\"3\"")])).status == 304)
+        #expect(r.route(TestRequest(.get, Self.path, headers: [("If-None-Match", get.header("ETag") ?? "")])).status == 304)
     }
 
     @Test func unreadableDocumentGets502NamingTheProblem() {

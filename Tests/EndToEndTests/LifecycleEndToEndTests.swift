@@ -117,4 +117,17 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
         let bad = try AgentProcess(environment: ["HTTP_PORT": String(agent.port)], arguments: ["healthcheck"], waitForListening: false)
         #expect(bad.waitForExit(timeout: 5) == 1)
     }
+
+    @Test func healthcheckAsksTheAddressHTTPHostNames() throws {
+        let directory = try ServingEndToEndTests.configDirectory([:])
+        let env = ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "HTTP_HOST": "127.0.0.2"]
+        let agent = try AgentProcess(environment: env)
+        var check = env
+        check["HTTP_PORT"] = String(agent.port)
+        let good = try AgentProcess(environment: check, arguments: ["healthcheck"], waitForListening: false)
+        #expect(good.waitForExit(timeout: 5) == 0)
+        check["HTTP_HOST"] = "localhost"
+        let elsewhere = try AgentProcess(environment: check, arguments: ["healthcheck"], waitForListening: false)
+        #expect(elsewhere.waitForExit(timeout: 5) == 1)
+    }
 }

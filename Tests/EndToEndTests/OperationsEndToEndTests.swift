@@ -46,18 +46,71 @@ import Testing
         }
     }
 
-    @Test func notifiesReadyWatchdogAndStopping() throws {
+    @Test func notifiesReadyStatusWatchdogAndStopping() throws {
         let notify = try NotifySocket()
         let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
         let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path,
                                                    "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
-        let startup = notify.messages(until: "WATCHDOG=1", seconds: 5)
+        let startup = notify.messages(until: "STATUS=serving", seconds: 5)
         #expect(startup.contains { $0.hasPrefix("READY=1\nSTATUS=listening on 127.0.0.1:\(agent.port)") })
-        #expect(startup.contains("WATCHDOG=1"))
+        #expect(startup.last?.hasPrefix("STATUS=serving 1 configuration(s); listening on 127.0.0.1:\(agent.port)") == true)
         #expect(notify.messages(until: "WATCHDOG=1", seconds: 2).contains("WATCHDOG=1"))
+        // One more configuration: the count changes, and so does the status.
+        try Data("y".utf8).write(to: directory.appendingPathComponent("app:env:other.txt"))
+        agent.signal(SIGHUP)
+        #expect(notify.messages(until: "STATUS=serving 2", seconds: 5).contains { $0.hasPrefix("STATUS=serving 2 configuration(s)") })
         agent.signal(SIGTERM)
-        #expect(notify.messages(until: "STOPPING=1", seconds: 3).contains("STOPPING=1"))
+        #expect(notify.messages(until: "STOPPING=1", seconds: 3).contains("STOPPING=1\nSTATUS=stopping (SIGTERM)"))
         #expect(agent.waitForExit(timeout: 3) == 0)
+    }
+
+    /// More clients than descriptors (the agent under a 64-descriptor limit): those connected are
+    /// still answered, the loop does not spin on the failing accept, and the others are served once
+    /// descriptors are free again.
+    @Test func runningOutOfDescriptorsNeitherSpinsNorStopsServing() throws {
+        raiseOpenFileLimit(to: 4096)
+        let directory = try ServingEndToEndTests.configDirectory(["app:env:cfg.txt": "x"])
+        let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "LOG_LEVEL": "info"])
+        let pid = agent.process.processIdentifier
+        let limiter = Process()
+        limiter.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        limiter.arguments = ["--pid", String(pid), "--nofile=64:64"]
+        try limiter.run()
+        limiter.waitUntilExit()
+        try #require(limiter.terminationStatus == 0)
+        let request = "GET /applications/app/environments/env/configurations/cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+        var clients = try (0..<100).map { _ in try RawConnection(port: agent.port) }
+        for client in clients { client.send(request) }
+        // Every client is either answered or waiting in the backlog: split them.
+        var answered: [RawConnection] = []
+        var waiting: [RawConnection] = []
+        for client in clients {
+            client.setReceiveTimeout(milliseconds: answered.isEmpty ? 5000 : 200)
+            if let response = try? client.readResponse(), response.status == 200 { answered.append(client) } else { waiting.append(client) }
+        }
+        clients.removeAll()
+        #expect(answered.count >= 20)
+        #expect(!waiting.isEmpty)
+        // CPU time over two seconds while clients wait for descriptors: a spinning loop uses all of it.
+        let cpuBefore = try #require(cpuSeconds(pid))
+        Thread.sleep(forTimeInterval: 2)
+        let cpuAfter = try #require(cpuSeconds(pid))
+        #expect(cpuAfter - cpuBefore < 1.0)
+        // Connected clients are still served.
+        for client in answered.prefix(5) {
+            client.setReceiveTimeout(milliseconds: 5000)
+            client.send(request)
+            #expect((try? client.readResponse())?.status == 200)
+        }
+        // Descriptors freed: the waiting clients are accepted and answered (each closing after its
+        // answer, as the first ones did: there are more of them than descriptors).
+        answered.removeAll()
+        while !waiting.isEmpty {
+            let client = waiting.removeFirst()
+            client.setReceiveTimeout(milliseconds: 10_000)
+            #expect((try? client.readResponse())?.status == 200)
+        }
+        #expect(agent.log.contains("cannot accept client connections"), "\(agent.log.suffix(3000))")
     }
 
     @Test func readyIs503UntilPrefetchedConfigurationsAreLoaded() throws {
@@ -111,6 +164,23 @@ import Testing
     }
 }
 
+extension RawConnection {
+    func setReceiveTimeout(milliseconds: Int) {
+        var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+}
+
+/// User and system CPU time a process has used, in seconds (/proc/PID/stat).
+func cpuSeconds(_ pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = stat.lastIndex(of: ")") else { return nil }
+    // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 @Suite struct WaitOnManifestEndToEndTests {
     @Test func readyIsNotifiedOnlyAfterTheManifestsConfigurationsAreProcessed() throws {
         let notify = try OperationsEndToEndTests.NotifySocket()
@@ -130,6 +200,25 @@ import Testing
         #expect(messages.contains { $0.hasPrefix("READY=1") && $0.contains("manifest processed") })
         #expect(Date().timeIntervalSince(started) >= 1.4)
         #expect(try httpGet(port: agent.port, "/ready").status == 200)
+    }
+
+    @Test func statusTellsOfTheManifestWaitAndStoppingDuringItSendsNoReady() throws {
+        let notify = try OperationsEndToEndTests.NotifySocket()
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 1500, "count": 1])
+        var env = fake.agentEnvironment
+        env["NOTIFY_SOCKET"] = notify.path
+        env["MANIFEST"] = #"{"app:env:cfg": {}}"#
+        env["REQUEST_TIMEOUT"] = "5s"
+        let agent = try AgentProcess(environment: env)
+        let waiting = notify.messages(until: "waiting for the manifest", seconds: 5)
+        #expect(waiting.contains { $0.hasPrefix("STATUS=") && $0.contains("waiting for the manifest's 1 configuration(s)") })
+        agent.signal(SIGTERM)
+        let rest = notify.messages(until: "never", seconds: 3)
+        let stopping = try #require(rest.firstIndex { $0.hasPrefix("STOPPING=1") })
+        #expect(!rest[stopping...].contains { $0.contains("READY=1") })
+        #expect(agent.waitForExit(timeout: 3) == 0)
     }
 
     @Test func withoutWaitOnManifestReadyIsNotifiedAtOnce() throws {

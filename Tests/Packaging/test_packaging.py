@@ -297,6 +297,14 @@ class SystemdUnitTests(unittest.TestCase):
         # The notification socket is AF_UNIX: without it READY=1 never arrives and start-up times out.
         self.assertIn("AF_UNIX", settings["RestrictAddressFamilies"][0].split())
 
+    def test_open_file_limit_leaves_room_for_every_client_connection(self):
+        # MAX_CLIENT_CONNECTIONS defaults to 1024; systemd's default soft limit is 1024 too, and the
+        # agent needs descriptors of its own besides.
+        limits = self.unit_settings().get("LimitNOFILE", [])
+        self.assertEqual(len(limits), 1, "LimitNOFILE= set once")
+        soft = limits[0].split(":")[0]
+        self.assertGreaterEqual(int(soft), 1024 + 64)
+
     def test_makefile_default_prefix_matches_exec_start(self):
         makefile = (ROOT / "Makefile").read_text()
         self.assertRegex(makefile, r"(?m)^PREFIX \?= /usr/local$")

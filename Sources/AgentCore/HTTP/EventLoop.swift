@@ -21,8 +21,10 @@ final class EventLoop: @unchecked Sendable {
     /// Requests waiting for a configuration's first load, by connection: a connection that closes
     /// takes its requests with it, and a late answer must not touch them.
     private var waiting: [OpaquePointer: Set<OpaquePointer>] = [:]
-    /// Long polls by configuration: each holds the version its client has.
-    private var changeWaiters: [ConfigurationKey: [ChangeWaiter]] = [:]
+    /// Long polls by configuration and id: each holds the ETag its client has.
+    private var changeWaiters: [ConfigurationKey: [Int: ChangeWaiter]] = [:]
+    /// The long poll a parked request is, so that a closing connection finds its own in O(1).
+    private var changeWaiterOfRequest: [OpaquePointer: (key: ConfigurationKey, id: Int)] = [:]
     private var nextWaiterId = 0
     /// When the request being handled now arrived (loop thread only); waiting requests are timed
     /// from when they are answered, so their latency is the handler's, not the wait's.
@@ -50,6 +52,14 @@ final class EventLoop: @unchecked Sendable {
         evhttp_set_allowed_methods(http, UInt16(all))
         evhttp_set_default_content_type(http, "application/octet-stream")
         evhttp_set_gencb(http, eventLoopHandleRequest, Unmanaged.passUnretained(self).toOpaque())
+        Self.byHTTP.withLock { $0[UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(http)))] = self }
+    }
+
+    /// Every loop by its evhttp: a listener's error callback receives only the evhttp.
+    private static let byHTTP = Mutex<[UInt: EventLoop]>([:])
+
+    fileprivate static func loop(of http: UnsafeMutableRawPointer) -> EventLoop? {
+        byHTTP.withLock { $0[UInt(bitPattern: Int(bitPattern: http))] }
     }
 
     /// An event base whose epoll backend batches its interest changes: evhttp turns reading off
@@ -68,7 +78,38 @@ final class EventLoop: @unchecked Sendable {
             close(fd)
             throw SystemError(call: "evhttp_accept_socket", errno: errno)
         }
+        if let listener = evhttp_bound_socket_get_listener(handle) {
+            evconnlistener_set_error_cb(listener, eventLoopAcceptFailed)
+        }
         boundSockets.append(handle)
+    }
+
+    /// How long a listener rests after `accept` failed for want of descriptors or memory.
+    static let acceptPauseMilliseconds = 100
+    /// When a paused listener was last logged (loop thread only): at most one warning a minute.
+    private var acceptWarnedAt = -Double.infinity
+
+    /// `accept` failed other than by a retriable error (EMFILE when every descriptor is in use,
+    /// ENFILE, ENOBUFS, ENOMEM). libevent would log and retry at once, spinning the loop while the
+    /// condition lasts; instead the listener rests for a moment. Pending connections wait in the
+    /// kernel's backlog and are accepted once descriptors are free again; connections already
+    /// open are served meanwhile.
+    fileprivate func acceptFailed(_ listener: OpaquePointer, errno code: Int32) {
+        evconnlistener_disable(listener)
+        let now = WallClock.monotonic()
+        if now - acceptWarnedAt >= 60 {
+            acceptWarnedAt = now
+            log.warn("cannot accept client connections: \(SystemError(call: "accept", errno: code)); retrying every \(Self.acceptPauseMilliseconds) ms (see LimitNOFILE=, ulimit -n and MAX_CLIENT_CONNECTIONS)")
+        }
+        let paused = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener)))
+        runOnLoop(afterMilliseconds: Self.acceptPauseMilliseconds) { loop in
+            // Found again among the bound sockets: one closed meanwhile (shutdown) has been freed.
+            for socket in loop.boundSockets {
+                guard let listener = evhttp_bound_socket_get_listener(socket),
+                      UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(listener))) == paused else { continue }
+                evconnlistener_enable(listener)
+            }
+        }
     }
 
     func start() throws(SystemError) {
@@ -81,11 +122,11 @@ final class EventLoop: @unchecked Sendable {
 
     func join() { thread?.join() }
 
-    /// Runs `body` on the loop's thread at its next turn.
-    func runOnLoop(_ body: @escaping @Sendable (EventLoop) -> Void) {
+    /// Runs `body` on the loop's thread at its next turn, or after a delay.
+    func runOnLoop(afterMilliseconds milliseconds: Int = 0, _ body: @escaping @Sendable (EventLoop) -> Void) {
         guard let base else { return }
         let task = Unmanaged.passRetained(LoopTask(loop: self, body: body)).toOpaque()
-        var now = timeval(tv_sec: 0, tv_usec: 0)
+        var now = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
         if event_base_once(base, -1, Int16(EV_TIMEOUT), eventLoopRunTask, task, &now) != 0 {
             Unmanaged<LoopTask>.fromOpaque(task).release()
         }
@@ -105,7 +146,10 @@ final class EventLoop: @unchecked Sendable {
 
     /// Frees libevent's objects; only after the thread has ended (or was never started).
     func free() {
-        if let http { evhttp_free(http) }
+        if let http {
+            Self.byHTTP.withLock { _ = $0.removeValue(forKey: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(http)))) }
+            evhttp_free(http)
+        }
         if let base { event_base_free(base) }
         http = nil
         base = nil
@@ -157,48 +201,75 @@ final class EventLoop: @unchecked Sendable {
             loader.load(key) { [weak self] outcome in
                 self?.runOnLoop { loop in loop.finishWaiting(handles, outcome: outcome) }
             }
-        case .awaitChange(let key, let version, let wait):
+        case .awaitChange(let key, _, let wait):
             guard let connection = evhttp_request_get_connection(request), let base else {
                 send(router.route(routed), to: request, close: false, head: method == .head)
                 return
             }
-            waiting[connection, default: []].insert(request)
-            let waiter = ChangeWaiter(id: nextWaiterId, handles: WaitingRequest(request: request, connection: connection), version: version)
-            nextWaiterId += 1
-            changeWaiters[key, default: []].append(waiter)
+            // Counted first, then checked against the store: a version stored before the count went
+            // up is seen here, and one stored after finds the count above zero and wakes this loop
+            // (`HTTPServer.configurationsChanged`; the store's lock orders the two). The ETag is
+            // compared, not the version: a reused version label with new content is a change too.
             changeWaiterCount.add(1, ordering: .relaxed)
-            AgentMetrics.shared.longPollWaiters.increment()
-            let expiry = Unmanaged.passRetained(WaitExpiry(loop: self, key: key, id: waiter.id)).toOpaque()
+            guard let current = router.store.payload(for: key), let tags = routed.header("If-None-Match"),
+                  ETagMatch.matches(tags, current.etag) else {
+                changeWaiterCount.subtract(1, ordering: .relaxed)
+                send(router.route(routed), to: request, close: false, head: method == .head)
+                return
+            }
+            let id = nextWaiterId
+            nextWaiterId += 1
+            let expiry = Unmanaged.passRetained(WaitExpiry(loop: self, key: key, id: id)).toOpaque()
+            guard let timer = event_new(base, -1, 0, eventLoopWaitExpired, expiry) else {
+                Unmanaged<WaitExpiry>.fromOpaque(expiry).release()
+                changeWaiterCount.subtract(1, ordering: .relaxed)
+                send(RouteResponse(status: 304, payload: current), to: request, close: false, head: method == .head)
+                return
+            }
             let (seconds, attoseconds) = wait.components
             var delay = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-            if event_base_once(base, -1, Int16(EV_TIMEOUT), eventLoopWaitExpired, expiry, &delay) != 0 {
-                Unmanaged<WaitExpiry>.fromOpaque(expiry).release()
-                finishChangeWaiter(key: key, id: waiter.id)
-            }
+            event_add(timer, &delay)
+            waiting[connection, default: []].insert(request)
+            changeWaiters[key, default: [:]][id] = ChangeWaiter(
+                handles: WaitingRequest(request: request, connection: connection), etag: current.etag,
+                timer: timer, expiry: expiry)
+            changeWaiterOfRequest[request] = (key, id)
+            AgentMetrics.shared.longPollWaiters.increment()
         }
     }
 
     /// Long polls still waiting, across this loop (for metrics and the store observer's fast path).
     let changeWaiterCount = Atomic<Int>(0)
 
-    /// After a store change: answers every long poll whose configuration now has another version
-    /// (or is gone). Called on the loop thread.
-    func configurationsChanged(_ snapshot: StoreSnapshot) {
-        for (key, waiters) in changeWaiters {
-            let current = snapshot[key]?.version
-            guard current != waiters.first?.version else { continue }
-            for waiter in waiters where waiter.version != current { finishChangeWaiter(key: key, id: waiter.id) }
+    /// After a store change: answers every long poll whose configuration now has another ETag (or
+    /// is gone). Compares with the store's latest snapshot, not the one that announced the change:
+    /// announcements may run in any order, and a waiter may be newer than the one announced.
+    /// Called on the loop thread.
+    func configurationsChanged() {
+        let snapshot = router.store.snapshot()
+        for key in Array(changeWaiters.keys) {
+            let current = snapshot[key]?.etag
+            guard let waiters = changeWaiters[key] else { continue }
+            for (id, waiter) in waiters where waiter.etag != current { finishChangeWaiter(key: key, id: id) }
         }
     }
 
     /// Ends one long poll: a new version if there is one, else 304 (or 404 if the configuration went away).
     fileprivate func finishChangeWaiter(key: ConfigurationKey, id: Int) {
-        guard var waiters = changeWaiters[key], let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        let waiter = waiters.remove(at: index)
-        changeWaiters[key] = waiters.isEmpty ? nil : waiters
+        guard let waiter = removeChangeWaiter(key: key, id: id) else { return }
+        answerWaiting(waiter.handles) { router.route($0) }
+    }
+
+    /// Forgets one long poll and frees its timer; the request itself is left to the caller.
+    private func removeChangeWaiter(key: ConfigurationKey, id: Int) -> ChangeWaiter? {
+        guard let waiter = changeWaiters[key]?.removeValue(forKey: id) else { return nil }
+        if changeWaiters[key]?.isEmpty == true { changeWaiters.removeValue(forKey: key) }
+        changeWaiterOfRequest.removeValue(forKey: waiter.handles.request)
+        event_free(waiter.timer)
+        Unmanaged<WaitExpiry>.fromOpaque(waiter.expiry).release()
         changeWaiterCount.subtract(1, ordering: .relaxed)
         AgentMetrics.shared.longPollWaiters.decrement()
-        answerWaiting(waiter.handles) { router.route($0) }
+        return waiter
     }
 
     /// Answers a request that waited for its configuration, if its connection is still there.
@@ -220,13 +291,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     fileprivate func connectionClosed(_ connection: OpaquePointer) {
-        if let requests = waiting.removeValue(forKey: connection), !changeWaiters.isEmpty {
-            for (key, waiters) in changeWaiters {
-                let kept = waiters.filter { !requests.contains($0.handles.request) }
-                changeWaiterCount.subtract(waiters.count - kept.count, ordering: .relaxed)
-                AgentMetrics.shared.longPollWaiters.decrement(by: Double(waiters.count - kept.count))
-                changeWaiters[key] = kept.isEmpty ? nil : kept
-            }
+        for request in waiting.removeValue(forKey: connection) ?? [] {
+            if let (key, id) = changeWaiterOfRequest[request] { _ = removeChangeWaiter(key: key, id: id) }
         }
         if knownConnections.remove(connection) != nil { connections.release() }
     }
@@ -244,7 +310,7 @@ final class EventLoop: @unchecked Sendable {
     private func send(_ response: RouteResponse, to request: OpaquePointer, close: Bool, head: Bool = false) {
         let elapsed = WallClock.monotonic() - requestStarted
         AgentMetrics.shared.http.record(route: Self.routeLabel(evhttp_request_get_uri(request)), status: response.status,
-                                        seconds: elapsed < 0 || elapsed > 60 ? 0 : elapsed)
+                                        seconds: max(0, elapsed))
         guard let headers = evhttp_request_get_output_headers(request),
               let body = evhttp_request_get_output_buffer(request) else { return }
         if let contentType = response.contentType {
@@ -367,11 +433,28 @@ final class EventLoop: @unchecked Sendable {
     /// The route label for metrics, from the raw target without allocating.
     static func routeLabel(_ uri: UnsafePointer<CChar>?) -> HTTPRouteLabel {
         guard let uri else { return .other }
-        if strncmp(uri, "/applications/", 14) == 0 { return strstr(uri, "flag=") != nil ? .flag : .configuration }
-        if strcmp(uri, "/ping") == 0 { return .ping }
-        if strncmp(uri, "/ready", 6) == 0 { return .ready }
-        if strncmp(uri, "/metrics", 8) == 0 { return .metrics }
+        if strncmp(uri, "/applications/", 14) == 0 { return hasFlagParameter(uri) ? .flag : .configuration }
+        if isPath(uri, "/ping") { return .ping }
+        if isPath(uri, "/ready") { return .ready }
+        if isPath(uri, "/metrics") { return .metrics }
         return .other
+    }
+
+    /// Whether the target's path is `path`, with or without a query.
+    private static func isPath(_ uri: UnsafePointer<CChar>, _ path: StaticString) -> Bool {
+        let length = path.utf8CodeUnitCount
+        return path.withUTF8Buffer { strncmp(uri, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), length) == 0 }
+            && (uri[length] == 0 || uri[length] == CChar(UInt8(ascii: "?")))
+    }
+
+    /// Whether the query has a `flag` parameter (`?flag=` or `&flag=`).
+    private static func hasFlagParameter(_ uri: UnsafePointer<CChar>) -> Bool {
+        var separator = strchr(uri, Int32(UInt8(ascii: "?")))
+        while let current = separator {
+            if strncmp(current + 1, "flag=", 5) == 0 { return true }
+            separator = strchr(current + 1, Int32(UInt8(ascii: "&")))
+        }
+        return false
     }
 
     private static func method(_ command: evhttp_cmd_type) -> HTTPMethod {
@@ -418,9 +501,13 @@ private struct WaitingRequest: @unchecked Sendable {
 }
 
 private struct ChangeWaiter {
-    let id: Int
     let handles: WaitingRequest
-    let version: String
+    /// The ETag the client has (the store's at the time it started waiting, which matched it).
+    let etag: String
+    /// The wait's expiry: freed with the waiter, so an answered wait leaves nothing behind.
+    let timer: OpaquePointer
+    /// The retained `WaitExpiry` the timer's callback receives; released with the waiter.
+    let expiry: UnsafeMutableRawPointer
 }
 
 private final class WaitExpiry {
@@ -455,6 +542,12 @@ private func eventLoopConnectionClosed(_ connection: OpaquePointer?, _ context: 
     Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().connectionClosed(connection)
 }
 
+private func eventLoopAcceptFailed(_ listener: OpaquePointer?, _ http: UnsafeMutableRawPointer?) {
+    let code = errno
+    guard let listener, let http, let loop = EventLoop.loop(of: http) else { return }
+    loop.acceptFailed(listener, errno: code)
+}
+
 private func eventLoopRunTask(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
     let task = Unmanaged<LoopTask>.fromOpaque(context).takeRetainedValue()
@@ -463,7 +556,9 @@ private func eventLoopRunTask(_ fd: Int32, _ what: Int16, _ context: UnsafeMutab
 
 private func eventLoopWaitExpired(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    let expiry = Unmanaged<WaitExpiry>.fromOpaque(context).takeRetainedValue()
+    // Unretained: the waiter owns the retain, and finishing it frees this timer (allowed from its
+    // own callback) and releases the context.
+    let expiry = Unmanaged<WaitExpiry>.fromOpaque(context).takeUnretainedValue()
     expiry.loop.finishChangeWaiter(key: expiry.key, id: expiry.id)
 }
 

@@ -39,6 +39,7 @@ public final class HTTPServer: Sendable {
 
     public init(configuration: HTTPServerConfiguration, router: Router) throws(SystemError) {
         HTTPServer.enableThreadSupport()
+        HTTPServer.checkFileLimit(maxClientConnections: configuration.maxClientConnections)
         let connections = ConnectionBudget(limit: configuration.maxClientConnections)
         var loops: [EventLoop] = []
         var port = configuration.port
@@ -72,10 +73,11 @@ public final class HTTPServer: Sendable {
         for loop in loops { try loop.start() }
     }
 
-    /// Wakes the long polls of every loop that has any, after the store changed.
+    /// Wakes the long polls of every loop that has any, after the store changed. The loops compare
+    /// with the store's latest snapshot, which may already be newer than `snapshot`.
     public func configurationsChanged(_ snapshot: StoreSnapshot) {
         for loop in loops where loop.changeWaiterCount.load(ordering: .relaxed) > 0 {
-            loop.runOnLoop { $0.configurationsChanged(snapshot) }
+            loop.runOnLoop { $0.configurationsChanged() }
         }
     }
 
@@ -100,6 +102,18 @@ public final class HTTPServer: Sendable {
         event_set_mem_functions(malloc, realloc, free)
         return evthread_use_pthreads() == 0
     }()
+
+    /// Raises the open-file limit as far as allowed (once) and warns when it is still too low for
+    /// `maxClientConnections`: clients beyond it wait (`EventLoop.acceptFailed`), not get a 503.
+    private static func checkFileLimit(maxClientConnections: Int) {
+        guard let limit = fileLimit else { return }
+        let needed = UInt64(maxClientConnections) + FileDescriptorLimit.reserve
+        if limit < needed {
+            log.warn("open-file limit \(limit) is below MAX_CLIENT_CONNECTIONS \(maxClientConnections) + \(FileDescriptorLimit.reserve); raise it (LimitNOFILE=, ulimit -n) or lower MAX_CLIENT_CONNECTIONS")
+        }
+    }
+
+    private static let fileLimit: UInt64? = FileDescriptorLimit.raiseToHardLimit()
 
     private static func enableThreadSupport() {
         if !threadSupport { log.error("libevent thread support could not be enabled") }

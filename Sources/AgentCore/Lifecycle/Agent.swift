@@ -17,6 +17,8 @@ public final class Agent: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let notifier: SystemdNotifier?
     private let watchdog: Watchdog?
+    /// STATUS= updates, once READY=1 has been sent; nil without systemd.
+    private let statusReporter = Mutex<ServiceStatus?>(nil)
     private let outputs: ConfigurationFileOutputs
     private let manifest: ManifestController?
 
@@ -37,7 +39,10 @@ public final class Agent: Sendable {
         }
         outputs = ConfigurationFileOutputs(backupDirectory: connection == nil ? nil : settings.backupDirectory)
         notifier = SystemdNotifier.fromEnvironment(environment)
-        watchdog = notifier.flatMap { notifier in notifier.watchdogPingInterval.map { Watchdog(notifier: notifier, interval: $0) } }
+        let progress = Self.pollProgress(settings: settings, dataPlane: dataPlane)
+        watchdog = notifier.flatMap { notifier in
+            notifier.watchdogPingInterval.map { Watchdog(notifier: notifier, interval: $0, progress: progress) }
+        }
         readiness = Readiness(store: store, dataPlane: dataPlane)
         readiness.require(settings.prefetchList)
         var initialManifest: Manifest?
@@ -114,15 +119,19 @@ public final class Agent: Sendable {
         }
         let endpoints = server.boundAddresses.map { $0.contains(":") ? "[\($0)]:\(server.port)" : "\($0):\(server.port)" }
         log.info("appconfig-agent \(AgentVersion.current) listening on \(endpoints.joined(separator: ", "))")
+        let status = serviceStatus(endpoints: endpoints)
         if let manifest, settings.waitOnManifest, dataPlane != nil {
             log.info("WAIT_ON_MANIFEST: start-up completes once the manifest's configurations are processed")
+            notifier?.status("listening on \(endpoints.joined(separator: ", ")); waiting for the manifest's \(manifest.manifest.entries.count) configuration(s)")
             Task { [notifier] in
                 await manifest.waitUntilProcessed()
                 log.info("manifest processed: \(manifest.manifest.entries.count) configuration(s)")
                 notifier?.ready(status: "listening on \(endpoints.joined(separator: ", ")); manifest processed")
+                status?.start()
             }
         } else {
             notifier?.ready(status: "listening on \(endpoints.joined(separator: ", "))")
+            status?.start()
         }
         watchdog?.start()
         stopped.wait()
@@ -142,7 +151,8 @@ public final class Agent: Sendable {
     public func stop(reason: String) {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         log.info("\(reason): stopping")
-        notifier?.stopping()
+        notifier?.stopping(status: "stopping (\(reason))")
+        statusReporter.withLock { $0 }?.stop()
         watchdog?.stop()
         localSource?.stop()
         dataPlane?.stop()
@@ -201,77 +211,40 @@ public final class Agent: Sendable {
         }
     }
 
+    /// The watchdog's view of the pollers (AWS mode): the configurations polled now, and when each
+    /// was last polled by what the poll metrics recorded.
+    private static func pollProgress(settings: AgentSettings, dataPlane: DataPlaneSource?) -> PollProgress? {
+        guard let dataPlane else { return nil }
+        return PollProgress(
+            allowance: PollProgress.allowance(pollInterval: settings.pollInterval, requestTimeout: settings.requestTimeout),
+            tracked: { Array(dataPlane.reportedStatuses.keys) },
+            lastAttempts: { AgentMetrics.shared.pollActivity.lastAttempts })
+    }
+
+    /// The STATUS= reporter, refreshed after every store change; nil without systemd.
+    private func serviceStatus(endpoints: [String]) -> ServiceStatus? {
+        guard let notifier else { return nil }
+        let status = ServiceStatus(notifier: notifier) { [store, dataPlane] in
+            let failing = dataPlane?.reportedStatuses.values.count { status in
+                switch status {
+                case .pending, .loaded: false
+                case .notFound, .accessDenied, .failing: true
+                }
+            } ?? 0
+            return ServiceStatus.summary(served: store.snapshot().configurations.count, failing: failing, endpoints: endpoints)
+        }
+        statusReporter.withLock { $0 = status }
+        store.observe { [weak status] _ in
+            if status?.isStarted == true { status?.refresh() }
+        }
+        return status
+    }
+
     private static func ipv6Available() -> Bool {
         let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         if fd < 0 { return false }
         close(fd)
         return true
-    }
-}
-
-/// Keeps `appconfig_agent_configuration_version` in step with the store: one series per
-/// configuration, replaced when its version changes, removed when it stops being served.
-final class VersionMetrics: Sendable {
-    private let served = Mutex<[ConfigurationKey: String]>([:])
-
-    func update(_ snapshot: StoreSnapshot) {
-        served.withLock { served in
-            for (key, payload) in snapshot.configurations where served[key] != payload.version {
-                AgentMetrics.shared.setConfigurationVersion(key, version: payload.version, source: payload.source.rawValue)
-                served[key] = payload.version
-            }
-            for key in served.keys where snapshot[key] == nil {
-                AgentMetrics.shared.forgetConfiguration(key)
-                served.removeValue(forKey: key)
-            }
-        }
-    }
-}
-
-/// systemd's watchdog: `WATCHDOG=1` every half `WatchdogSec`, but only while the work that polls
-/// AWS is making progress: each ping is sent only if a heartbeat task, scheduled on the same Swift
-/// concurrency pool that runs every poller, has run since the previous tick. A stalled pool (a
-/// deadlock, a blocked thread pool) stops the pings and systemd restarts the agent.
-final class Watchdog: Sendable {
-    private let notifier: SystemdNotifier
-    private let interval: Duration
-    private let beat = Atomic<Bool>(true)
-    private let queue = DispatchQueue(label: "watchdog")
-    // Made in init, resumed in start, cancelled in stop; DispatchSource is thread-safe.
-    private nonisolated(unsafe) let timer: any DispatchSourceTimer
-    private let started = Atomic<Bool>(false)
-
-    init(notifier: SystemdNotifier, interval: Duration) {
-        self.notifier = notifier
-        self.interval = interval
-        self.timer = DispatchSource.makeTimerSource(queue: queue)
-    }
-
-    func start() {
-        let milliseconds = max(100, Int(interval.components.seconds) * 1000 + Int(interval.components.attoseconds / 1_000_000_000_000_000))
-        timer.schedule(deadline: .now(), repeating: .milliseconds(milliseconds))
-        timer.setEventHandler { [weak self] in self?.tick() }
-        started.store(true, ordering: .relaxed)
-        timer.resume()
-    }
-
-    deinit {
-        // libdispatch traps when a source is released while still suspended (never started).
-        if !started.load(ordering: .relaxed) {
-            timer.cancel()
-            timer.resume()
-        }
-    }
-
-    func stop() { timer.cancel() }
-
-    private func tick() {
-        if beat.exchange(false, ordering: .relaxed) {
-            notifier.watchdog()
-        } else {
-            log.warn("watchdog: the polling tasks have not run for \(interval.shortDescription); not notifying systemd")
-        }
-        Task { [self] in beat.store(true, ordering: .relaxed) }
     }
 }
 

@@ -22,6 +22,10 @@ public final class SystemdNotifier: Sendable {
     private let address: sockaddr_un
     private let addressLength: socklen_t
     private let failureLogged = Atomic<Bool>(false)
+    /// Set by `stopping`: READY and STATUS are no longer sent (systemd would read a READY=1 that
+    /// comes after STOPPING=1 as a service starting again). A lock, not an atomic, so that a
+    /// message checked before the flag was set is also sent before STOPPING=1.
+    private let stopped = Mutex<Bool>(false)
 
     private init(socketAddress: String, address: sockaddr_un, addressLength: socklen_t, watchdogInterval: Duration?) {
         self.socketAddress = socketAddress
@@ -58,17 +62,26 @@ public final class SystemdNotifier: Sendable {
 
     /// `READY=1`: start-up is finished (listening, and the manifest processed when waited on).
     public func ready(status: String) {
-        send("READY=1\nSTATUS=\(Self.singleLine(status))")
+        sendUnlessStopped("READY=1\nSTATUS=\(Self.singleLine(status))")
     }
 
-    /// `STOPPING=1`: shutdown has begun.
-    public func stopping() {
-        send("STOPPING=1")
+    /// `STOPPING=1`: shutdown has begun; no READY or STATUS follows.
+    public func stopping(status: String = "stopping") {
+        stopped.withLock { stopped in
+            stopped = true
+            send("STOPPING=1\nSTATUS=\(Self.singleLine(status))")
+        }
     }
 
     /// `STATUS=…`: the one-line status `systemctl status` shows.
     public func status(_ text: String) {
-        send("STATUS=\(Self.singleLine(text))")
+        sendUnlessStopped("STATUS=\(Self.singleLine(text))")
+    }
+
+    private func sendUnlessStopped(_ message: String) {
+        stopped.withLock { stopped in
+            if !stopped { send(message) }
+        }
     }
 
     /// `WATCHDOG=1`: the service is alive and making progress.

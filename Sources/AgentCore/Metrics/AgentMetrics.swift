@@ -44,6 +44,8 @@ public struct AgentMetrics: Sendable {
     public let clientConnections: Gauge
     /// `appconfig_agent_build_info{version}`, always 1.
     public let buildInfo: GaugeFamily
+    /// When each configuration was last polled, whatever the outcome (not exposed; for the watchdog).
+    public let pollActivity = PollActivity()
 
     /// Registers the agent's families in `registry`; doing so twice returns the same families.
     public init(registry: MetricsRegistry, version: String = AgentVersion.current) throws(MetricsError) {
@@ -101,6 +103,7 @@ public struct AgentMetrics: Sendable {
     /// Counts one poll and, when AppConfig Data answered, stamps the last successful poll.
     public func recordPoll(_ configuration: ConfigurationKey, outcome: PollOutcomeLabel) {
         let name = configuration.description
+        pollActivity.record(configuration)
         polls.labels([name, outcome.rawValue]).increment()
         if outcome.isSuccess {
             lastSuccessfulPoll.labels([name]).setToCurrentTime()
@@ -142,6 +145,7 @@ public struct AgentMetrics: Sendable {
         backupWriteFailures.removeAll(where: isThisConfiguration)
         featureFlagErrors.removeAll(where: isThisConfiguration)
         writeToFailures.removeAll(where: isThisConfiguration)
+        pollActivity.forget(configuration)
     }
 }
 

@@ -25,7 +25,7 @@ public final class ConfigurationPayload: Sendable {
     /// NUL-terminated header values, built once.
     let contentTypeC: [CChar]
     let versionC: [CChar]
-    /// `ETag`: the version, quoted.
+    /// `ETag`: the version and a fingerprint of the content, quoted (`ETag.of`).
     public let etag: String
     let etagC: [CChar]
     let versionLabelC: [CChar]?
@@ -46,7 +46,7 @@ public final class ConfigurationPayload: Sendable {
         self.count = written
         self.contentTypeC = HeaderValue.cString(contentType)
         self.versionC = HeaderValue.cString(version)
-        self.etag = "\"" + version.filter { $0 != "\"" } + "\""
+        self.etag = ConfigurationPayload.etag(version: version, content: UnsafeRawBufferPointer(rebasing: buffer[0..<written]))
         self.etagC = HeaderValue.cString(etag)
         self.versionLabelC = versionLabel.map(HeaderValue.cString)
         self.flags = FlagModel(content: content, contentType: contentType)
@@ -54,6 +54,16 @@ public final class ConfigurationPayload: Sendable {
 
     deinit {
         allocation.deallocate()
+    }
+
+    /// The entity tag of a version: version labels need not be unique (a label reused for new
+    /// content), so the tag is the version and the content's fingerprint (`ContentVersion`):
+    /// `"<version>-<16 hex digits>"`, or just `"<16 hex digits>"` when the version is that
+    /// fingerprint already (no label; local mode). Stable across restarts and backups.
+    static func etag(version: String, content: some Sequence<UInt8>) -> String {
+        let fingerprint = ContentVersion.of(content)
+        let name = version.filter { $0 != "\"" }
+        return "\"" + (name == fingerprint ? fingerprint : name + "-" + fingerprint) + "\""
     }
 
     /// The configuration bytes; valid while this object is alive, never mutated.
