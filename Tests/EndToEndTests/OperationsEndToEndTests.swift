@@ -155,6 +155,67 @@ import Testing
         #expect(checker.terminationStatus == 0)
     }
 
+    /// AWS mode: the real paths count what operators alert on. A throttled session then a retrieval
+    /// (polls by outcome, last success, version and source), an assumed role (credential refreshes),
+    /// a refused writeTo (parent writable by its group) and a refused backup (a directory where the
+    /// backup file goes). Values read through prometheus_client's parser.
+    @Test func metricsCountPollsCredentialsAndRefusedWritesInAWSMode() throws {
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "v1", contentType: "text/plain", label: "1")
+        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "throttle", "count": 1])
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let shared = work.appendingPathComponent("shared").path
+        let backups = work.appendingPathComponent("backups").path
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
+        try FileManager.default.createDirectory(atPath: backups + "/app:env:cfg.backup", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try #require(chmod(work.path, 0o700) == 0 && chmod(backups, 0o700) == 0 && chmod(shared, 0o770) == 0)
+        var env = fake.agentEnvironment
+        env["ROLE_ARN"] = "arn:aws:iam::123456789012:role/metrics-reader"
+        env["BACKUP_DIRECTORY"] = backups
+        env["MANIFEST"] = #"{"app:env:cfg": {"writeTo": {"path": "\#(shared)/out.txt"}}}"#
+        let started = Date().timeIntervalSince1970
+        let agent = try AgentProcess(environment: env)
+        let path = "/applications/app/environments/env/configurations/cfg"
+        #expect(waitUntil(seconds: 20) { (try? httpGet(port: agent.port, path).status) == 200 })
+
+        func samples() throws -> [(name: String, labels: [String: String], value: Double)] {
+            let body = try httpGet(port: agent.port, "/metrics").body
+            let checker = Process()
+            checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            checker.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Metrics/check_exposition.py").path, "--json"]
+            let input = Pipe(), output = Pipe()
+            checker.standardInput = input
+            checker.standardOutput = output
+            try checker.run()
+            input.fileHandleForWriting.write(Data(body))
+            try input.fileHandleForWriting.close()
+            let json = output.fileHandleForReading.readDataToEndOfFile()
+            checker.waitUntilExit()
+            try #require(checker.terminationStatus == 0)
+            let list = try #require(try JSONSerialization.jsonObject(with: json) as? [[String: Any]])
+            return list.map { ($0["name"] as? String ?? "", $0["labels"] as? [String: String] ?? [:], ($0["value"] as? NSNumber)?.doubleValue ?? .nan) }
+        }
+        func value(_ name: String, _ labels: [String: String]) throws -> Double? {
+            try samples().first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+        }
+        let key = ["configuration": "app:env:cfg"]
+        #expect(waitUntil(seconds: 10) {
+            ((try? value("appconfig_agent_write_to_failures_total", key)) ?? nil ?? 0) >= 1
+                && ((try? value("appconfig_agent_backup_write_failures_total", key)) ?? nil ?? 0) >= 1
+        }, "\(agent.log.suffix(3000))")
+        #expect(try value("appconfig_agent_polls_total", key.merging(["outcome": "throttled"]) { $1 }) == 1)
+        #expect(try value("appconfig_agent_polls_total", key.merging(["outcome": "changed"]) { $1 }) == 1)
+        let lastSuccess = try #require(try value("appconfig_agent_last_successful_poll_timestamp_seconds", key))
+        #expect(lastSuccess >= started - 1 && lastSuccess <= Date().timeIntervalSince1970 + 1)
+        #expect(try value("appconfig_agent_configuration_version", key.merging(["version": "1", "source": "service"]) { $1 }) == 1)
+        let refreshes = try samples().filter { $0.name == "appconfig_agent_credential_refreshes_total" && $0.labels["outcome"] == "success" }
+        #expect(refreshes.contains { ($0.labels["source"] ?? "").contains("metrics-reader") && $0.value >= 1 }, "\(refreshes)")
+        #expect(agent.log.contains("writeTo for 'app:env:cfg' refused or failed"))
+    }
+
     @Test func metricsNeedTheAccessToken() throws {
         let directory = try ServingEndToEndTests.configDirectory([:])
         let agent = try AgentProcess(environment: ["LOCAL_DEVELOPMENT_DIRECTORY": directory.path, "ACCESS_TOKEN": "tok-abcdef"])

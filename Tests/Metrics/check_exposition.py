@@ -4,10 +4,12 @@
 Parses it with prometheus_client's own parser (PyPI `prometheus-client`), then checks what that
 parser lets through: every sample belongs to a family declared once with # TYPE, no series appears
 twice, and each histogram's buckets are cumulative with _count equal to the +Inf bucket.
-Prints the families found; exits 1 on any problem, 2 when prometheus_client is missing.
+Prints the families found (with --json: every sample as a JSON list of {"name", "labels", "value"},
+for tests that check values); exits 1 on any problem, 2 when prometheus_client is missing.
 
-    swift test ... ; python3 Tests/Metrics/check_exposition.py < exposition.txt
+    swift test ... ; python3 Tests/Metrics/check_exposition.py [--json] < exposition.txt
 """
+import json
 import math
 import sys
 
@@ -90,6 +92,10 @@ def main():
     except Exception as error:  # the parser raises ValueError and others on bad input
         fail(f"prometheus_client could not parse the exposition: {error!r}")
     check_families(families)
+    if "--json" in sys.argv[1:]:
+        print(json.dumps([{"name": sample.name, "labels": sample.labels, "value": sample.value}
+                          for family in families for sample in family.samples]))
+        return
     for family in families:
         print(f"{family.name} {family.type} {len(family.samples)} samples")
     print(f"check_exposition: {len(families)} families parsed")
