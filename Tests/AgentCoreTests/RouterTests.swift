@@ -152,6 +152,19 @@ struct ReadinessTests {
         #expect(body.contains(#""source":"local""#))
     }
 
+    @Test func aConfigurationLoadedOnceKeepsTheAgentReady() {
+        let store = ConfigurationStore()
+        let readiness = Readiness(store: store, dataPlane: nil)
+        let key = ConfigurationKey(parsing: "A:E:P")!
+        readiness.require([key])
+        store.put(payload("A:E:P", "x", version: "v1"))
+        store.remove(key)
+        let router = Router(store: store, accessToken: nil, readiness: readiness)
+        let answer = router.route(TestRequest(.get, "/ready"))
+        #expect(answer.status == 200)
+        #expect(String(decoding: answer.bodyBytes, as: UTF8.self).contains(#""configuration":"A:E:P","required":true,"state":"pending""#))
+    }
+
     @Test func readyIsOpenButDetailsNeedTheToken() {
         let store = ConfigurationStore()
         let readiness = Readiness(store: store, dataPlane: nil)

@@ -131,8 +131,13 @@ import Testing
         #expect(first.status == 200)
         #expect(first.text == "from-backup")
         #expect(first.header("Version-Label") == "7")
+        let ready = try httpGet(port: agent.port, "/ready").text
+        #expect(ready.contains(#""configuration":"app:env:cfg","required":false,"state":"loaded","version":"7","ageSeconds":"#), "\(ready)")
+        #expect(ready.contains(#""source":"backup""#), "\(ready)")
         #expect(waitUntil(seconds: 10) { (try? httpGet(port: agent.port, path))?.header("Version-Label") == "8" })
         #expect(try httpGet(port: agent.port, path).text == "from-service")
+        let later = try httpGet(port: agent.port, "/ready").text
+        #expect(later.contains(#""version":"8","ageSeconds":"#) && later.contains(#""source":"service""#), "\(later)")
     }
 
     @Test func backupIsNotServedWithoutPreloadWhileTheServiceAnswers() throws {

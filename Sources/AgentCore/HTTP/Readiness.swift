@@ -1,15 +1,21 @@
 import Synchronization
 
 /// `/ready`: whether every configuration the agent was told to load (PREFETCH_LIST, manifest) has
-/// been loaded once, from the service, a backup or the local directory.
+/// been loaded once, from the service, a backup or the local directory. Once loaded, a configuration
+/// counts as loaded for good: a local file deleted later does not make the agent unready again.
 public final class Readiness: Sendable {
     private let store: ConfigurationStore
     private let dataPlane: DataPlaneSource?
     private let required = Mutex<[ConfigurationKey]>([])
+    /// Every configuration the store has held.
+    private let loadedOnce = Mutex<Set<ConfigurationKey>>([])
 
     public init(store: ConfigurationStore, dataPlane: DataPlaneSource?) {
         self.store = store
         self.dataPlane = dataPlane
+        store.observe { [weak self] snapshot in
+            self?.loadedOnce.withLock { $0.formUnion(snapshot.configurations.keys) }
+        }
     }
 
     /// Adds configurations that must be loaded before the agent is ready.
@@ -33,7 +39,9 @@ public final class Readiness: Sendable {
         for key in snapshot.configurations.keys.sorted(by: { $0.description < $1.description }) where !keys.contains(key) {
             keys.append(key)
         }
-        let ready = requiredKeys.allSatisfy { snapshot[$0] != nil }
+        let ready = loadedOnce.withLock { loaded in
+            requiredKeys.allSatisfy { snapshot[$0] != nil || loaded.contains($0) }
+        }
         var entries: [String] = []
         for key in keys {
             var fields = ["\"configuration\":\(JSONText.quoted(key.description))",
