@@ -245,9 +245,12 @@ import Testing
         var env = try FakeAWS().agentEnvironment
         env.removeValue(forKey: "SERVICE_REGION")
         env["AWS_CONFIG_FILE"] = "/nonexistent/config"
+        env["LOG_LEVEL"] = "info"
         let agent = try AgentProcess(environment: env, waitForListening: false)
         let status = agent.waitForExit(timeout: 10)
         #expect(status != nil && status != 0)
-        #expect(agent.log.contains("region"))
+        let lines = agent.log.split(separator: "\n")
+        #expect(lines.count == 1, "\(agent.log)")
+        #expect(lines.first?.contains("region") == true && lines.first?.contains("SERVICE_REGION") == true, "\(agent.log)")
     }
 }
