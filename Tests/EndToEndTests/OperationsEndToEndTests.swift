@@ -141,18 +141,29 @@ import Testing
         #expect(metrics.text.contains(#"appconfig_agent_http_requests_total{route="flag",status="200"} 1"#))
         #expect(metrics.text.contains(#"appconfig_agent_http_requests_total{route="configuration",status="404"} 1"#))
         #expect(metrics.text.contains(#"appconfig_agent_configuration_version{configuration="app:env:cfg""#))
+        #expect(try Self.parseExposition(metrics.body).count > 10)
+    }
+
+    typealias Sample = (name: String, labels: [String: String], value: Double)
+
+    /// Every sample of an exposition, read by prometheus_client's parser through
+    /// Tests/Metrics/check_exposition.py, which also fails (and so does this) on a malformed one.
+    static func parseExposition(_ body: [UInt8]) throws -> [Sample] {
         let checker = Process()
         checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         checker.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Metrics/check_exposition.py").path]
-        let input = Pipe()
+            .appendingPathComponent("Metrics/check_exposition.py").path, "--json"]
+        let input = Pipe(), output = Pipe()
         checker.standardInput = input
-        checker.standardOutput = FileHandle.nullDevice
+        checker.standardOutput = output
         try checker.run()
-        input.fileHandleForWriting.write(Data(metrics.body))
+        input.fileHandleForWriting.write(Data(body))
         try input.fileHandleForWriting.close()
-        while checker.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(checker.terminationStatus == 0)
+        let json = output.fileHandleForReading.readDataToEndOfFile()
+        checker.waitUntilExit()
+        try #require(checker.terminationStatus == 0)
+        let list = try #require(try JSONSerialization.jsonObject(with: json) as? [[String: Any]])
+        return list.map { ($0["name"] as? String ?? "", $0["labels"] as? [String: String] ?? [:], ($0["value"] as? NSNumber)?.doubleValue ?? .nan) }
     }
 
     /// AWS mode: the real paths count what operators alert on. A throttled session then a retrieval
@@ -180,24 +191,7 @@ import Testing
         let path = "/applications/app/environments/env/configurations/cfg"
         #expect(waitUntil(seconds: 20) { (try? httpGet(port: agent.port, path).status) == 200 })
 
-        func samples() throws -> [(name: String, labels: [String: String], value: Double)] {
-            let body = try httpGet(port: agent.port, "/metrics").body
-            let checker = Process()
-            checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            checker.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Metrics/check_exposition.py").path, "--json"]
-            let input = Pipe(), output = Pipe()
-            checker.standardInput = input
-            checker.standardOutput = output
-            try checker.run()
-            input.fileHandleForWriting.write(Data(body))
-            try input.fileHandleForWriting.close()
-            let json = output.fileHandleForReading.readDataToEndOfFile()
-            checker.waitUntilExit()
-            try #require(checker.terminationStatus == 0)
-            let list = try #require(try JSONSerialization.jsonObject(with: json) as? [[String: Any]])
-            return list.map { ($0["name"] as? String ?? "", $0["labels"] as? [String: String] ?? [:], ($0["value"] as? NSNumber)?.doubleValue ?? .nan) }
-        }
+        func samples() throws -> [Sample] { try Self.parseExposition(try httpGet(port: agent.port, "/metrics").body) }
         func value(_ name: String, _ labels: [String: String]) throws -> Double? {
             try samples().first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
         }
