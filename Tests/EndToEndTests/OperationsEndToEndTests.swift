@@ -237,7 +237,9 @@ func cpuSeconds(_ pid: Int32) -> Double? {
 }
 
 @Suite struct WaitOnManifestEndToEndTests {
-    @Test func readyIsNotifiedOnlyAfterTheManifestsConfigurationsAreProcessed() throws {
+    /// A manifest of one configuration whose first session the fake answers 1.5 s late, and a
+    /// notify socket to listen on.
+    static func slowManifest() throws -> (OperationsEndToEndTests.NotifySocket, FakeAWS, [String: String]) {
         let notify = try OperationsEndToEndTests.NotifySocket()
         let fake = try FakeAWS()
         try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
@@ -246,6 +248,12 @@ func cpuSeconds(_ pid: Int32) -> Double? {
         env["NOTIFY_SOCKET"] = notify.path
         env["MANIFEST"] = #"{"app:env:cfg": {}}"#
         env["REQUEST_TIMEOUT"] = "5s"
+        return (notify, fake, env)
+    }
+
+    @Test func readyIsNotifiedOnlyAfterTheManifestsConfigurationsAreProcessed() throws {
+        let (notify, fake, env) = try Self.slowManifest()
+        defer { withExtendedLifetime(fake) {} }  // the fake serves until the test ends
         let started = Date()
         let agent = try AgentProcess(environment: env)
         // Listening already (/ping answers, /ready says not yet), but not READY for systemd.
@@ -258,14 +266,8 @@ func cpuSeconds(_ pid: Int32) -> Double? {
     }
 
     @Test func statusTellsOfTheManifestWaitAndStoppingDuringItSendsNoReady() throws {
-        let notify = try OperationsEndToEndTests.NotifySocket()
-        let fake = try FakeAWS()
-        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
-        try fake.fault(["match": ["path": "/configurationsessions"], "kind": "slow", "delay_ms": 1500, "count": 1])
-        var env = fake.agentEnvironment
-        env["NOTIFY_SOCKET"] = notify.path
-        env["MANIFEST"] = #"{"app:env:cfg": {}}"#
-        env["REQUEST_TIMEOUT"] = "5s"
+        let (notify, fake, env) = try Self.slowManifest()
+        defer { withExtendedLifetime(fake) {} }  // the fake serves until the test ends
         let agent = try AgentProcess(environment: env)
         let waiting = notify.messages(until: "waiting for the manifest", seconds: 5)
         #expect(waiting.contains { $0.hasPrefix("STATUS=") && $0.contains("waiting for the manifest's 1 configuration(s)") })
