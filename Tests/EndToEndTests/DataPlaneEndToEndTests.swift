@@ -169,7 +169,8 @@ import Testing
     @Test(arguments: ["no token", "bad interval", "session body"])
     func unusableAnswerIsLoggedWithItsTypeAndNothingIsServed(answer: String) throws {
         let fake = try FakeAWS()
-        try fake.putConfiguration("app", "env", "cfg", "x", contentType: "text/plain")
+        // A configuration shaped like an error body: its `code` must not be taken for an error type.
+        try fake.putConfiguration("app", "env", "cfg", #"{"code":"Secret-in-configuration","__type":"Also-secret"}"#)
         let (call, rewrite, detail): (String, [String: Any], String) = switch answer {
         case "no token": ("/configuration", ["headers": ["Next-Poll-Configuration-Token": NSNull()]],
                           "no Next-Poll-Configuration-Token")
@@ -188,6 +189,7 @@ import Testing
         for part in ["WARN", "'app:env:cfg'", "HTTP 20", "malformed response", detail, "request id"] {
             #expect(line.contains(part), "\(part) missing from: \(line)")
         }
+        #expect(!agent.log.contains("Secret-in-configuration") && !agent.log.contains("Also-secret"), "\(line)")
     }
 
     @Test func prefetchListIsRetrievedAtStartUp() throws {

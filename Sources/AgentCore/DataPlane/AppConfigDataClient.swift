@@ -105,10 +105,13 @@ public final class AppConfigDataClient: Sendable {
     }
 
     /// Logs an answer that failed (an error, or one that cannot be used) with its status, AWS error
-    /// type, duration and request id, never its body; returns the error.
+    /// type, duration and request id, never its body; returns the error. The type is looked for in
+    /// the body of an error answer only: the body of a 200 is the configuration itself, and whatever
+    /// it holds under `code` or `__type` must not reach the log.
     private func logged(_ error: DataPlaneError, _ response: HTTPClientResponse, call: String, key: ConfigurationKey,
                         started: Double) -> DataPlaneError {
-        let type = DataPlaneError.errorTypeName(errorTypeHeader: response.header("x-amzn-ErrorType"), body: response.body)
+        let errorBody = (200..<300).contains(response.status) ? [] : response.body
+        let type = DataPlaneError.errorTypeName(errorTypeHeader: response.header("x-amzn-ErrorType"), body: errorBody)
         let requestId = response.header("x-amzn-RequestId").map { ", request id \($0)" } ?? ""
         log.warn("\(call) for '\(key)' failed in \(Milliseconds.text(since: started)): HTTP \(response.status)\(type.map { " " + $0 } ?? ""): \(error)\(requestId)")
         return error
