@@ -36,6 +36,27 @@ struct ConfigurationFileOutputsTests {
         }
     }
 
+    /// Version labels may be reused: new content under the same label is a new version on disk too.
+    @Test func newContentUnderAReusedLabelIsWrittenAndBackedUp() throws {
+        try withScratchDirectory { dir in
+            let outputs = ConfigurationFileOutputs(backupDirectory: dir + "/backups")
+            let target = WriteTarget(path: dir + "/cfg.txt")
+            outputs.setTargets([key: target], snapshot: snapshot(0))
+            for (generation, text) in [(1, "first"), (2, "second")] {
+                outputs.storeChanged(snapshot(UInt64(generation), ConfigurationPayload(
+                    key: key, content: Array(text.utf8), contentType: "text/plain", version: "7", versionLabel: "7",
+                    source: .service, receivedAt: 0)))
+                outputs.drain()
+                #expect(fileText(target.path) == text)
+                guard case .found(let entry) = try BackupStore(directory: dir + "/backups").load(key) else {
+                    Issue.record("no backup")
+                    return
+                }
+                #expect(entry.content == Array(text.utf8))
+            }
+        }
+    }
+
     @Test func aMovedTargetIsWrittenAndTheOldFileRemoved() throws {
         try withScratchDirectory { dir in
             let outputs = ConfigurationFileOutputs(backupDirectory: nil)

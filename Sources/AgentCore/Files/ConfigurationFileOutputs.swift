@@ -17,10 +17,12 @@ public final class ConfigurationFileOutputs: Sendable {
 
     private struct State: Sendable {
         var targets: [ConfigurationKey: WriteTarget] = [:]
-        /// What was last attempted, written or not: the target and version.
-        var attempted: [ConfigurationKey: (target: WriteTarget, version: String)] = [:]
+        /// What was last attempted, written or not: the target and the version's entity tag (a label
+        /// may be reused for new content; the tag tells them apart).
+        var attempted: [ConfigurationKey: (target: WriteTarget, etag: String)] = [:]
         /// The path each configuration was last written to successfully (read and changed on `queue`).
         var written: [ConfigurationKey: String] = [:]
+        /// The entity tag of each configuration last backed up.
         var backedUp: [ConfigurationKey: String] = [:]
         /// The newest store generation seen: an older snapshot arriving late is ignored.
         var generation: UInt64 = 0
@@ -49,14 +51,14 @@ public final class ConfigurationFileOutputs: Sendable {
             var writes: [(WriteTarget, ConfigurationPayload)] = []
             for (key, target) in state.targets {
                 guard let payload = snapshot[key] else { continue }
-                if let last = state.attempted[key], last.target == target, last.version == payload.version { continue }
-                state.attempted[key] = (target, payload.version)
+                if let last = state.attempted[key], last.target == target, last.etag == payload.etag { continue }
+                state.attempted[key] = (target, payload.etag)
                 writes.append((target, payload))
             }
             var saves: [ConfigurationPayload] = []
             if backups != nil {
-                for (key, payload) in snapshot.configurations where payload.source == .service && state.backedUp[key] != payload.version {
-                    state.backedUp[key] = payload.version
+                for (key, payload) in snapshot.configurations where payload.source == .service && state.backedUp[key] != payload.etag {
+                    state.backedUp[key] = payload.etag
                     saves.append(payload)
                 }
             }
@@ -72,7 +74,7 @@ public final class ConfigurationFileOutputs: Sendable {
     /// Marks configurations loaded from backups as already saved, so they are not written back.
     public func noteBackedUp(_ payloads: [ConfigurationPayload]) {
         state.withLock { state in
-            for payload in payloads { state.backedUp[payload.key] = payload.version }
+            for payload in payloads { state.backedUp[payload.key] = payload.etag }
         }
     }
 
