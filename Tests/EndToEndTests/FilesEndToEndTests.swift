@@ -277,6 +277,45 @@ import Testing
         #expect(polls.allSatisfy { ($0["credential_source"] as? String) == "sts" })
     }
 
+    /// A request for a configuration arrives before the manifest kept in AppConfig, which gives it a
+    /// role: its poller is replaced while the request waits, and the request gets the new poller's
+    /// answer, not a failure.
+    @Test func aRequestWaitingWhileTheManifestReplacesItsPollerIsAnswered() throws {
+        let fake = try FakeAWS()
+        let role = "arn:aws:iam::123456789012:role/Reader"
+        try fake.putConfiguration("app", "env", "cfg", "role-data", contentType: "text/plain")
+        try fake.putConfiguration("app", "env", "manifest", #"{"app:env:cfg": {"credentials": {"roleArn": "\#(role)", "credentialsDuration": "1h"}}}"#, label: "m1")
+        // The manifest arrives after 1 s; the request's own first session would take 4 s.
+        try fake.fault(["match": ["path": "/configurationsessions", "profile": "manifest"], "kind": "slow", "delay_ms": 1000, "count": 1])
+        try fake.fault(["match": ["path": "/configurationsessions", "profile": "cfg"], "kind": "slow", "delay_ms": 4000, "count": 1])
+        var env = fake.agentEnvironment
+        env["MANIFEST"] = "app:env:manifest"
+        env["WAIT_ON_MANIFEST"] = "false"
+        env["REQUEST_TIMEOUT"] = "6s"
+        let agent = try AgentProcess(environment: env)
+        let response = try httpGet(port: agent.port, path)
+        #expect(response.status == 200, "\(response.text)")
+        #expect(response.text == "role-data")
+        #expect(agent.log.contains("retrieved anew, with its manifest role"))
+        let polls = try fake.calls(path: "/configuration").filter { ($0["profile"] as? String) == "cfg" }
+        #expect(polls.first.map { ($0["credential_role_arn"] as? String) == role } == true)
+    }
+
+    @Test func aPreloadedConfigurationInThePrefetchListStartsOneSession() throws {
+        let backups = try Self.privateDirectory().appendingPathComponent("backups").path
+        try Self.writeBackup(in: backups, content: "from-backup", label: "7")
+        let fake = try FakeAWS()
+        try fake.putConfiguration("app", "env", "cfg", "from-service", contentType: "text/plain", label: "8")
+        var env = fake.agentEnvironment
+        env["BACKUP_DIRECTORY"] = backups
+        env["PREFETCH_LIST"] = "app:env:cfg"
+        let agent = try AgentProcess(environment: env)
+        #expect(waitUntil(seconds: 5) { (try? httpGet(port: agent.port, path).text) == "from-service" })
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try fake.calls(path: "/configurationsessions").count == 1)
+        #expect(!agent.log.contains("retrieved anew"))
+    }
+
     @Test func manifestRoleIsAssumedForAConfigurationPreloadedFromABackup() throws {
         let backups = try Self.privateDirectory().appendingPathComponent("backups").path
         try Self.writeBackup(in: backups, content: "from-backup", label: "7")

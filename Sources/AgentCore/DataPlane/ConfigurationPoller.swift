@@ -20,7 +20,7 @@ actor ConfigurationPoller {
     private let store: ConfigurationStore
     private let accept: String?
     private var timer: Task<Void, Never>?
-    private var waiters: [(id: Int, continuation: CheckedContinuation<FirstLoadOutcome, Never>)] = []
+    private var waiters: [(id: Int, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<FirstLoadOutcome, Never>)] = []
     private var nextWaiterId = 0
     private var onStatus: (@Sendable (ConfigurationKey, PollerStateMachine.Status) -> Void)?
 
@@ -42,11 +42,24 @@ actor ConfigurationPoller {
 
     func pollNow() { handle(.pollNow(now: WallClock.monotonic())) }
 
-    func stop() {
+    /// Stops for good. Requests waiting on the first retrieval get `successor`'s outcome instead
+    /// (a poller replacing this one), within what is left of their time; without one, a failure.
+    func stop(handingWaitersTo successor: ConfigurationPoller? = nil) {
         handle(.stop)
         timer?.cancel()
         timer = nil
-        resolveWaiters(.failed(.network("stopped")))
+        guard let successor else {
+            resolveWaiters(.failed(.network("stopped")))
+            return
+        }
+        let pending = waiters
+        waiters.removeAll()
+        for waiter in pending {
+            Task {
+                let left = max(.zero, waiter.deadline - .now)
+                waiter.continuation.resume(returning: await successor.firstLoad(timeout: left))
+            }
+        }
     }
 
     /// Waits until the first retrieval has an outcome, or `timeout` passes (→ `.timedOut`; the
@@ -59,8 +72,9 @@ actor ConfigurationPoller {
             try? await Task.sleep(for: timeout)
             await self?.expireWaiter(id)
         }
+        let deadlineInstant = ContinuousClock.now + timeout
         let outcome = await withCheckedContinuation { continuation in
-            waiters.append((id, continuation))
+            waiters.append((id, deadlineInstant, continuation))
         }
         deadline.cancel()
         return outcome
@@ -104,7 +118,8 @@ actor ConfigurationPoller {
                     // service measures the interval before the second one from it.
                     self.handle(.sessionStarted(token: token, now: WallClock.monotonic()))
                 } catch {
-                    AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error))
+                    // A stopped poller's late answer counts for nothing (the machine ignores it too).
+                    if !self.machine.isStopped { AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error)) }
                     self.handle(.sessionFailed(error, now: WallClock.monotonic()))
                 }
             }
@@ -115,7 +130,7 @@ actor ConfigurationPoller {
                     let answer = try await client.getLatestConfiguration(key, token: token, accept: accept)
                     self.received(answer, started: started)
                 } catch {
-                    AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error))
+                    if !self.machine.isStopped { AgentMetrics.shared.recordPoll(key, outcome: PollOutcomeLabel(error)) }
                     self.handle(.configurationFailed(error, now: WallClock.monotonic()))
                 }
             }
@@ -138,6 +153,7 @@ actor ConfigurationPoller {
     private func timerFired() { handle(.timerFired(now: WallClock.monotonic())) }
 
     private func received(_ answer: LatestConfiguration, started: Double) {
+        guard !machine.isStopped else { return }  // replaced or removed meanwhile: neither logged nor counted
         let requestId = answer.requestId.map { ", request id \($0)" } ?? ""
         AgentMetrics.shared.recordPoll(key, outcome: answer.content.isEmpty && machine.hasLoaded ? .unchanged : .changed)
         if answer.content.isEmpty && machine.hasLoaded {

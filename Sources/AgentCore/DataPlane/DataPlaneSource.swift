@@ -153,7 +153,7 @@ public final class DataPlaneSource: Sendable {
         if let replaced {
             let how = wanted == nil || replaced.client === wanted ? "pinned" : wanted === client ? "with the agent's own credentials" : "with its manifest role"
             log.info("configuration '\(key)' is retrieved anew, \(how); what it has stored is served meanwhile")
-            Task { await replaced.poller.stop() }
+            Task { [poller] in await replaced.poller.stop(handingWaitersTo: poller) }
         }
         return poller
     }

@@ -70,8 +70,11 @@ public final class Agent: Sendable {
                                             dataPlane: dataPlane, outputs: outputs)
         }
         try manifest?.start(initial: initialManifest)
-        // After the manifest: a preloaded configuration it names is retrieved with its role already.
-        for key in preloaded { dataPlane?.follow(key) }
+        // After the manifest: a preloaded configuration it names is retrieved with its role already,
+        // and one in PREFETCH_LIST pinned already (so that `prefetch` does not replace its poller).
+        for key in preloaded {
+            if settings.prefetchList.contains(key) { dataPlane?.prefetch([key]) } else { dataPlane?.follow(key) }
+        }
         var configuration = HTTPServerConfiguration(addresses: Self.listenAddresses(settings.httpHost), port: settings.httpPort)
         configuration.threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         configuration.clientTimeoutSeconds = max(1, Int(settings.clientTimeout.components.seconds))
