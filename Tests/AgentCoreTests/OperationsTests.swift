@@ -48,7 +48,7 @@ import Testing
     static let a = ConfigurationKey(parsing: "A:E:P")!
     static let b = ConfigurationKey(parsing: "B:E:P")!
 
-    @Test func pollProgressAllowsBackOffAndFlagsOnlyOverdueConfigurations() {
+    @Test func pollProgressAllowsBackOffAndFlagsOnlyPollingThatStoppedAltogether() {
         let allowance = PollProgress.allowance(pollInterval: .seconds(45), requestTimeout: .seconds(3))
         // A configuration backing off 300 s between attempts is not overdue.
         #expect(allowance > PollerStateMachine.backoffCap + 3)
@@ -59,9 +59,14 @@ import Testing
         let progress = PollProgress(allowance: allowance, tracked: { tracked.withLock { $0 } },
                                     lastAttempts: { attempts.withLock { $0 } })
         #expect(progress.overdue(now: 1000 + allowance - 1).isEmpty)
+        // One configuration late while another makes progress (a long queue for connections): fine.
         attempts.withLock { $0[Self.b] = 1000 + allowance - 1 }
+        #expect(progress.overdue(now: 1000 + allowance + 1).isEmpty)
+        // Neither made progress: the polling stopped.
+        #expect(progress.overdue(now: 1000 + 2 * allowance) == [Self.a, Self.b])
+        // The one left polled (the other removed from the manifest) decides alone.
+        tracked.withLock { $0 = [Self.a] }
         #expect(progress.overdue(now: 1000 + allowance + 1) == [Self.a])
-        // No longer polled (removed from the manifest): not overdue.
         tracked.withLock { $0 = [Self.b] }
         #expect(progress.overdue(now: 1000 + allowance + 1).isEmpty)
         // Polled but never recorded yet: nothing to judge.
@@ -96,10 +101,11 @@ import Testing
 
     /// Lets the heartbeat task run on the pool (it is tiny; a generous bound for a loaded machine).
     private func waitForHeartbeat(_ watchdog: Watchdog) async throws {
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             try await Task.sleep(for: .milliseconds(10))
             if watchdog.hasHeartbeat { return }
         }
+        Issue.record("the heartbeat task did not run within 5 s")
     }
 
     @Test func versionSeriesFollowsASourceChangeWithTheSameVersion() throws {

@@ -2,8 +2,13 @@ import Synchronization
 
 /// Whether the pollers are making progress, seen from outside them: the time of each polled
 /// configuration's last recorded poll outcome (`PollActivity`; failures count, so a configuration
-/// backing off shows progress as long as its attempts keep coming). A configuration is overdue when
-/// nothing was recorded for longer than the longest legitimate gap between two attempts.
+/// backing off shows progress as long as its attempts keep coming).
+///
+/// The polling has stalled when no tracked configuration has recorded anything for longer than the
+/// longest legitimate gap between two attempts. One configuration late is not enough: calls beyond
+/// MAX_CONNECTIONS wait their turn in the HTTP client, so with many configurations and AWS out of
+/// reach the last in the queue can be late while the polling as a whole works. Restarting the agent
+/// for that would help nothing. What this catches is the polling machinery itself stopping.
 struct PollProgress: Sendable {
     /// The longest gap allowed between two recorded attempts of one configuration, in seconds.
     let allowance: Double
@@ -21,19 +26,21 @@ struct PollProgress: Sendable {
         return max(interval, PollerStateMachine.backoffCap) + Double(requestTimeout.components.seconds) + 60
     }
 
-    /// Tracked configurations whose last attempt is older than the allowance at `now`, sorted.
+    /// When no tracked configuration with a recorded attempt has had one within the allowance at
+    /// `now`: those configurations, sorted. Empty while any of them makes progress.
     func overdue(now: Double) -> [ConfigurationKey] {
         let attempts = lastAttempts()
-        return tracked().filter { key in attempts[key].map { now - $0 > allowance } ?? false }
-            .sorted { $0.description < $1.description }
+        let judged = tracked().compactMap { key in attempts[key].map { (key, now - $0 > allowance) } }
+        guard !judged.isEmpty, judged.allSatisfy(\.1) else { return [] }
+        return judged.map(\.0).sorted { $0.description < $1.description }
     }
 }
 
 /// systemd's watchdog: `WATCHDOG=1` every half `WatchdogSec`, but only while the agent makes
 /// progress: the Swift concurrency pool that runs every poller still runs tasks (a heartbeat task
-/// scheduled at each tick has run by the next), and no polled configuration is overdue
-/// (`PollProgress`). A stalled pool or a poller that stopped polling stops the pings, and systemd
-/// restarts the agent.
+/// scheduled at each tick has run by the next), and the polled configurations keep recording
+/// attempts (`PollProgress`). A stalled pool or polling that stopped altogether stops the pings,
+/// and systemd restarts the agent.
 final class Watchdog: Sendable {
     private let notifier: SystemdNotifier
     private let interval: Duration
