@@ -36,6 +36,18 @@ struct ConfigurationFileOutputsTests {
         }
     }
 
+    /// Targets set from a snapshot older than one the store delivered meanwhile are written from
+    /// the newer one, not skipped as stale.
+    @Test func targetsSetFromAnOlderSnapshotAreWrittenFromTheNewestSeen() throws {
+        try withScratchDirectory { dir in
+            let outputs = ConfigurationFileOutputs(backupDirectory: nil)
+            outputs.storeChanged(snapshot(5, payload("App:Env:Cfg", "newest")))
+            outputs.setTargets([key: WriteTarget(path: dir + "/cfg.txt")], snapshot: snapshot(4, payload("App:Env:Cfg", "older")))
+            outputs.drain()
+            #expect(fileText(dir + "/cfg.txt") == "newest")
+        }
+    }
+
     /// Version labels may be reused: new content under the same label is a new version on disk too.
     @Test func newContentUnderAReusedLabelIsWrittenAndBackedUp() throws {
         try withScratchDirectory { dir in

@@ -26,6 +26,8 @@ public final class ConfigurationFileOutputs: Sendable {
         var backedUp: [ConfigurationKey: String] = [:]
         /// The newest store generation seen: an older snapshot arriving late is ignored.
         var generation: UInt64 = 0
+        /// The newest snapshot seen, for targets set from an older one meanwhile.
+        var latest: StoreSnapshot?
     }
 
     public init(backupDirectory: String?) {
@@ -39,35 +41,41 @@ public final class ConfigurationFileOutputs: Sendable {
             state.targets = targets
             state.attempted = state.attempted.filter { targets[$0.key] == $0.value.target }
             queue.async { [self] in removeAbandonedFiles() }
+            // The caller's snapshot may be older than one the store delivered meanwhile.
+            let newest = state.latest.flatMap { $0.generation > snapshot.generation ? $0 : nil } ?? snapshot
+            process(newest, &state)
         }
-        storeChanged(snapshot)
     }
 
     /// Called after every store change.
     public func storeChanged(_ snapshot: StoreSnapshot) {
-        state.withLock { state in
-            guard snapshot.generation >= state.generation else { return }
-            state.generation = snapshot.generation
-            var writes: [(WriteTarget, ConfigurationPayload)] = []
-            for (key, target) in state.targets {
-                guard let payload = snapshot[key] else { continue }
-                if let last = state.attempted[key], last.target == target, last.etag == payload.etag { continue }
-                state.attempted[key] = (target, payload.etag)
-                writes.append((target, payload))
+        state.withLock { state in process(snapshot, &state) }
+    }
+
+    /// Queues the writes and backups `snapshot` calls for; an older snapshot than one seen is ignored.
+    private func process(_ snapshot: StoreSnapshot, _ state: inout State) {
+        guard snapshot.generation >= state.generation else { return }
+        state.generation = snapshot.generation
+        state.latest = snapshot
+        var writes: [(WriteTarget, ConfigurationPayload)] = []
+        for (key, target) in state.targets {
+            guard let payload = snapshot[key] else { continue }
+            if let last = state.attempted[key], last.target == target, last.etag == payload.etag { continue }
+            state.attempted[key] = (target, payload.etag)
+            writes.append((target, payload))
+        }
+        var saves: [ConfigurationPayload] = []
+        if backups != nil {
+            for (key, payload) in snapshot.configurations where payload.source == .service && state.backedUp[key] != payload.etag {
+                state.backedUp[key] = payload.etag
+                saves.append(payload)
             }
-            var saves: [ConfigurationPayload] = []
-            if backups != nil {
-                for (key, payload) in snapshot.configurations where payload.source == .service && state.backedUp[key] != payload.etag {
-                    state.backedUp[key] = payload.etag
-                    saves.append(payload)
-                }
-            }
-            guard !writes.isEmpty || !saves.isEmpty else { return }
-            // Queued under the lock, so the writes of two snapshots run in generation order.
-            queue.async { [self, writes, saves] in
-                for (target, payload) in writes { write(payload, to: target) }
-                for payload in saves { backUp(payload) }
-            }
+        }
+        guard !writes.isEmpty || !saves.isEmpty else { return }
+        // Queued under the lock, so the writes of two snapshots run in generation order.
+        queue.async { [self, writes, saves] in
+            for (target, payload) in writes { write(payload, to: target) }
+            for payload in saves { backUp(payload) }
         }
     }
 
