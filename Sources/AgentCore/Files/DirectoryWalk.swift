@@ -149,7 +149,7 @@ enum DirectoryWalk {
             guard case .present(let status) = try DirectoryEntry.look(name, in: current) else {
                 guard createMissing else { throw .directory(childPath, .missing) }
                 current = try createChild(name, path: childPath, in: current)
-                shared = false
+                shared = try requireSafe(current)  // lost a race to someone else's directory: its rules
                 continue
             }
             if shared && status.st_uid != geteuid() && status.st_uid != 0 {

@@ -25,9 +25,16 @@ public final class Readiness: Sendable {
         }
     }
 
-    /// Replaces the required set (a new manifest).
+    /// Replaces the required set (a new manifest). A configuration that leaves it is forgotten: should
+    /// it come back, it must be loaded again before it counts.
     public func setRequired(_ keys: [ConfigurationKey]) {
-        required.withLock { $0 = keys }
+        let dropped = required.withLock { list in
+            defer { list = keys }
+            return list.filter { !keys.contains($0) }
+        }
+        loadedOnce.withLock { loaded in
+            for key in dropped { loaded.remove(key) }
+        }
     }
 
     /// The status code and JSON body of `/ready`.

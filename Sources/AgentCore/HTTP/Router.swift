@@ -18,8 +18,9 @@ public struct Router: Sendable {
     public enum Result: Sendable {
         case response(RouteResponse)
         case awaitFirstLoad(ConfigurationKey)
-        /// Long poll: the client has `version`; answer when another is cached, or 304 after `wait`.
-        case awaitChange(ConfigurationKey, version: String, wait: Duration)
+        /// Long poll: the client has the version tagged `etag`; answer when another is cached, or
+        /// 304 after `wait`.
+        case awaitChange(ConfigurationKey, etag: String, wait: Duration)
     }
 
     /// The longest `?wait=` honoured; longer asks are cut to it.
@@ -29,7 +30,7 @@ public struct Router: Sendable {
     public func handle(_ request: some RouteRequest) -> Result {
         switch resolve(request, waitAllowed: true) {
         case .answer(let response): return .response(response)
-        case .unchanged(let payload, let wait): return .awaitChange(payload.key, version: payload.version, wait: wait)
+        case .unchanged(let payload, let wait): return .awaitChange(payload.key, etag: payload.etag, wait: wait)
         case .missing(let key):
             guard let loader else { return .response(Self.notFound(key)) }
             if let known = loader.negativeAnswer(for: key) { return .response(Self.response(for: known, key: key)) }

@@ -94,6 +94,8 @@ public final class Agent: Sendable {
             server.configurationsChanged(snapshot)
             versions.update(snapshot)
         }
+        // What init stored already (preloaded backups) is in the series before any change.
+        versions.update(store.snapshot())
         let watcher: SignalWatcher
         do {
             watcher = try SignalWatcher { [self] signal in
