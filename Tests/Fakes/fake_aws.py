@@ -47,6 +47,7 @@ MAX_BODY = 16 * 1024 * 1024
 SOCKET_TIMEOUT = 60  # every read and write on a client socket is bounded by this
 FORBIDDEN_SIGNED = ("user-agent", "accept", "expect")
 TOKEN_LIFETIME = 24 * 3600  # AppConfig configuration tokens are good for 24 hours
+STRICT_INTERVAL_TOLERANCE = 0.25  # seconds; see the strict_interval check in Handler.appconfig
 
 # --------------------------------------------------------------------------------------------
 # SigV4, written from the specification with hashlib/hmac (checked against the vectors in
@@ -718,8 +719,11 @@ class Handler(BaseHTTPRequestHandler):
                 return token_problem("Expired", "This configuration token has expired")
             session = st.sessions[tok["session"]]
             # Strict: a token used sooner than the interval announced with it is refused, as AWS does.
+            # The gap is measured between arrivals here, the client measures between its sends: what
+            # lies between (signing, a connection's queue, a loaded machine) moves the two apart, so
+            # arrivals up to STRICT_INTERVAL_TOLERANCE early pass. AWS does not publish its own margin.
             if st.settings["strict_interval"] and session["last_call"] is not None and \
-                    now - session["last_call"] < session.get("announced", session["interval"]):
+                    now - session["last_call"] < session.get("announced", session["interval"]) - STRICT_INTERVAL_TOLERANCE:
                 return aws_error(400, "BadRequestException", {
                     "Message": "Poll interval not satisfied", "Reason": "InvalidParameters",
                     "Details": {"InvalidParameters": {"ConfigurationToken": {"Problem": "PollIntervalNotSatisfied"}}}})
