@@ -136,7 +136,8 @@ public final class DataPlaneSource: Sendable {
             if let existing, wanted.map({ $0 === existing.client }) ?? true, existing.poller.pinned || !pinned {
                 return (existing.poller, nil)
             }
-            if existing == nil, !pinned, pollers.count >= Self.lazyPollerLimit { return (nil, nil) }
+            if existing == nil, !pinned,
+               pollers.values.count(where: { !$0.poller.pinned }) >= Self.lazyPollerLimit { return (nil, nil) }
             let client = wanted ?? existing?.client ?? self.client
             let made = ConfigurationPoller(key: key, pollIntervalSeconds: pollIntervalSeconds, pinned: pinned,
                                            client: client, store: store, accept: accept)
