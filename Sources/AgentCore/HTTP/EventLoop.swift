@@ -201,7 +201,7 @@ final class EventLoop: @unchecked Sendable {
             loader.load(key) { [weak self] outcome in
                 self?.runOnLoop { loop in loop.finishWaiting(handles, outcome: outcome) }
             }
-        case .awaitChange(let key, _, let wait):
+        case .awaitChange(let key, let etag, let wait):
             guard let connection = evhttp_request_get_connection(request), let base else {
                 send(router.route(routed), to: request, close: false, head: method == .head)
                 return
@@ -211,8 +211,7 @@ final class EventLoop: @unchecked Sendable {
             // (`HTTPServer.configurationsChanged`; the store's lock orders the two). The ETag is
             // compared, not the version: a reused version label with new content is a change too.
             changeWaiterCount.add(1, ordering: .relaxed)
-            guard let current = router.store.payload(for: key), let tags = routed.header("If-None-Match"),
-                  ETagMatch.matches(tags, current.etag) else {
+            guard let current = router.store.payload(for: key), current.etag == etag else {
                 changeWaiterCount.subtract(1, ordering: .relaxed)
                 send(router.route(routed), to: request, close: false, head: method == .head)
                 return

@@ -74,8 +74,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Wakes the long polls of every loop that has any, after the store changed. The loops compare
-    /// with the store's latest snapshot, which may already be newer than `snapshot`.
-    public func configurationsChanged(_ snapshot: StoreSnapshot) {
+    /// with the store's latest snapshot (announcements may arrive in any order).
+    public func configurationsChanged() {
         for loop in loops where loop.changeWaiterCount.load(ordering: .relaxed) > 0 {
             loop.runOnLoop { $0.configurationsChanged() }
         }

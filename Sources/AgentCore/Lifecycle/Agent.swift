@@ -91,7 +91,7 @@ public final class Agent: Sendable {
     public func run() -> Int32 {
         let versions = VersionMetrics()
         store.observe { [server] snapshot in
-            server.configurationsChanged(snapshot)
+            server.configurationsChanged()
             versions.update(snapshot)
         }
         // What init stored already (preloaded backups) is in the series before any change.

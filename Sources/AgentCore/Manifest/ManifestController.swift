@@ -18,7 +18,7 @@ public final class ManifestController: Sendable {
     private struct State: Sendable {
         var manifest = Manifest(entries: [])
         /// The entity tag (version and content fingerprint) of the manifest configuration last decoded (MANIFEST=App:Env:Profile).
-        var decodedVersion: String?
+        var decodedETag: String?
         /// The newest store generation looked at: an older snapshot arriving late is ignored.
         var generation: UInt64 = 0
     }
@@ -71,8 +71,8 @@ public final class ManifestController: Sendable {
         let dropped = state.withLock { state -> [ConfigurationKey] in
             guard snapshot.generation >= state.generation else { return [] }
             state.generation = snapshot.generation
-            guard state.decodedVersion != payload.etag else { return [] }
-            state.decodedVersion = payload.etag
+            guard state.decodedETag != payload.etag else { return [] }
+            state.decodedETag = payload.etag
             do {
                 // `decode` logs its own warnings (unknown features).
                 let (manifest, _) = try Manifest.decode(payload.contentArray)
